@@ -1,0 +1,1 @@
+"""BlockRun core."""

@@ -1,0 +1,3 @@
+"""LangChain integration for BlockRun (ChatBlockRun arrives with its own issue)."""
+
+__all__: list[str] = []
