@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._keccak import keccak256
+from blockrun_core._keccak import keccak256
+
 from .networks import Network
 
 __all__ = ["TransferAuthorization", "domain_separator", "transfer_digest"]
