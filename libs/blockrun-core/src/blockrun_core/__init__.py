@@ -1,1 +1,94 @@
-"""BlockRun core."""
+"""BlockRun core: many frontier models behind one wallet.
+
+The clients pay per call with x402 (USDC on Base, signed locally) or with a ``brk_``
+account key. Heavy modules load on first use, so ``import blockrun_core`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import AsyncBlockRunClient, BlockRunClient
+    from .errors import (
+        AllModelsFailedError,
+        BlockRunError,
+        BudgetExceededError,
+        ConfigurationError,
+        ContextOverflowError,
+        PaymentError,
+        PaymentInDoubtError,
+        PaymentRefusedError,
+        PaymentRejectedError,
+        RateLimitError,
+        StreamTruncatedError,
+        UpstreamError,
+    )
+    from .results import ChatChunk, ChatResult, Payment
+    from .signing import WalletSigner
+    from .x402 import PaymentPolicy, PaymentReceipt
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AllModelsFailedError",
+    "AsyncBlockRunClient",
+    "BlockRunClient",
+    "BlockRunError",
+    "BudgetExceededError",
+    "ChatChunk",
+    "ChatResult",
+    "ConfigurationError",
+    "ContextOverflowError",
+    "Payment",
+    "PaymentError",
+    "PaymentInDoubtError",
+    "PaymentPolicy",
+    "PaymentReceipt",
+    "PaymentRefusedError",
+    "PaymentRejectedError",
+    "RateLimitError",
+    "StreamTruncatedError",
+    "UpstreamError",
+    "WalletSigner",
+]
+
+_ERRORS = (
+    "AllModelsFailedError",
+    "BlockRunError",
+    "BudgetExceededError",
+    "ConfigurationError",
+    "ContextOverflowError",
+    "PaymentError",
+    "PaymentInDoubtError",
+    "PaymentRefusedError",
+    "PaymentRejectedError",
+    "RateLimitError",
+    "StreamTruncatedError",
+    "UpstreamError",
+)
+_EXPORTS: dict[str, str] = {
+    "AsyncBlockRunClient": "client",
+    "BlockRunClient": "client",
+    "ChatChunk": "results",
+    "ChatResult": "results",
+    "Payment": "results",
+    "PaymentPolicy": "x402",
+    "PaymentReceipt": "x402",
+    "WalletSigner": "signing",
+    **dict.fromkeys(_ERRORS, "errors"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'blockrun_core' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

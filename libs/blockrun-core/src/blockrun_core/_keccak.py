@@ -14,9 +14,7 @@ def keccak256(data: bytes) -> bytes:
 
 def checksum_address(address: str | bytes) -> str:
     """EIP-55 mixed-case form of a 20-byte address."""
-    hex_addr = (
-        address.hex() if isinstance(address, bytes) else address.lower().removeprefix("0x")
-    )
+    hex_addr = address.hex() if isinstance(address, bytes) else address.lower().removeprefix("0x")
     if len(hex_addr) != 40:
         raise ValueError("an address is 20 bytes")
     hashed = keccak256(hex_addr.encode()).hex()

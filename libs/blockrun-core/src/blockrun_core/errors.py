@@ -18,15 +18,15 @@ __all__ = [
     "ContextOverflowError",
     "PaymentError",
     "PaymentInDoubtError",
-    "PaymentRefusedError",
     "PaymentInvalidError",
+    "PaymentRefusedError",
     "PaymentRejectedError",
     "PaymentReplayError",
     "PaymentUnderpaidError",
     "PaymentUnfundedError",
     "PaymentVerificationUnavailableError",
-    "SettlementFailedError",
     "RateLimitError",
+    "SettlementFailedError",
     "StreamTruncatedError",
     "UpstreamError",
 ]
@@ -135,9 +135,7 @@ class BudgetExceededError(PaymentError):
 class UpstreamError(BlockRunError):
     """The gateway or the model behind it answered with an error."""
 
-    def __init__(
-        self, message: str, *, status_code: int | None, code: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status_code: int | None, code: str | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code

@@ -1,0 +1,148 @@
+"""HTTP plumbing shared by the sync and async clients.
+
+A call's logic is written once, as a generator that yields I/O operations (:data:`Op`);
+:func:`drive` and :func:`adrive` perform them with a sync or an async httpx client and
+send the results back in. Transport errors are thrown into the generator, which decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+__all__ = [
+    "Close",
+    "Op",
+    "Read",
+    "Send",
+    "Sleep",
+    "adrive",
+    "async_performer",
+    "drive",
+    "make_timeout",
+    "sync_performer",
+]
+
+T = TypeVar("T")
+
+# Module-level so tests can replace them without patching time or asyncio globally.
+_sleep = time.sleep
+_async_sleep = asyncio.sleep
+
+DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0, write=30.0, pool=10.0)
+USER_AGENT = "blockrun-core-python/0.1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """POST ``content`` to ``url``; the response comes back with its body unread.
+
+    The client's own defaults (timeouts, pool) apply: the performer builds the request.
+    """
+
+    url: str
+    content: bytes
+    headers: dict[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Read a response's whole body."""
+
+    response: httpx.Response
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Release a response's connection without reading the rest."""
+
+    response: httpx.Response
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait before the next attempt."""
+
+    seconds: float
+
+
+Op = Send | Read | Close | Sleep
+Flow = Generator[Op, Any, T]
+
+
+def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    """Split timeouts: a dead host fails in seconds, a slow model may take minutes."""
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return httpx.Timeout(timeout, connect=min(10.0, timeout))
+
+
+def sync_performer(http: httpx.Client) -> Callable[[Op], Any]:
+    """Perform operations with a sync httpx client."""
+
+    def perform(op: Op) -> Any:
+        if isinstance(op, Send):
+            request = http.build_request("POST", op.url, content=op.content, headers=op.headers)
+            return http.send(request, stream=True)
+        if isinstance(op, Read):
+            return op.response.read()
+        if isinstance(op, Close):
+            return op.response.close()
+        return _sleep(op.seconds)
+
+    return perform
+
+
+def async_performer(http: httpx.AsyncClient) -> Callable[[Op], Awaitable[Any]]:
+    """Perform operations with an async httpx client."""
+
+    async def perform(op: Op) -> Any:
+        if isinstance(op, Send):
+            request = http.build_request("POST", op.url, content=op.content, headers=op.headers)
+            return await http.send(request, stream=True)
+        if isinstance(op, Read):
+            return await op.response.aread()
+        if isinstance(op, Close):
+            return await op.response.aclose()
+        return await _async_sleep(op.seconds)
+
+    return perform
+
+
+def drive(flow: Flow[T], perform: Callable[[Op], Any]) -> T:
+    """Run ``flow`` to completion, performing each operation synchronously."""
+    value: Any = None
+    error: httpx.TransportError | None = None
+    while True:
+        try:
+            op = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        try:
+            value = perform(op)
+        except httpx.TransportError as exc:
+            error = exc
+
+
+async def adrive(flow: Flow[T], perform: Callable[[Op], Awaitable[Any]]) -> T:
+    """Run ``flow`` to completion, awaiting each operation."""
+    value: Any = None
+    error: httpx.TransportError | None = None
+    while True:
+        try:
+            op = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        try:
+            value = await perform(op)
+        except httpx.TransportError as exc:
+            error = exc
