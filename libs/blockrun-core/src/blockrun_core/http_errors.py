@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
+
+from pydantic_core import from_json
 
 from .errors import (
     BlockRunError,
@@ -36,8 +37,8 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 def _envelope(body: bytes) -> tuple[str | None, str | None]:
     """(message, code) from the nested or flat error envelope; never the ``debug`` field."""
     try:
-        data: Any = json.loads(body) if body else None
-    except (ValueError, RecursionError):
+        data: Any = from_json(body) if body else None
+    except ValueError:
         text = body[:_MAX_MESSAGE].decode("utf-8", "replace").strip()
         return (text or None), None
     if not isinstance(data, dict):

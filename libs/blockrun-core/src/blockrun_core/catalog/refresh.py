@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import from_json
+
 from .catalog import Catalog
 
 if TYPE_CHECKING:
@@ -152,7 +154,7 @@ def _timeout() -> httpx.Timeout:
 
 def _json(response: httpx.Response) -> Any:
     response.raise_for_status()
-    return response.json()
+    return from_json(response.content)
 
 
 def _read_cache(path: Path, url: str) -> tuple[float, Any] | None:

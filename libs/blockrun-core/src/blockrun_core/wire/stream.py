@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from blockrun_core.errors import StreamTruncatedError, UpstreamError
 from blockrun_core.wire.types import (
@@ -124,8 +125,8 @@ class StreamAssembler:
             self._done = True
             return None
         try:
-            chunk = json.loads(data)
-        except (ValueError, RecursionError) as exc:
+            chunk = from_json(data)
+        except ValueError as exc:
             stripped = data.strip()
             if stripped == DONE:
                 self._done = True

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from pydantic_core import from_json
 
 __all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_NODES", "loads_bounded", "within_bounds"]
 
@@ -33,8 +34,8 @@ def loads_bounded(data: str | bytes) -> Any:
     if len(data) > MAX_BODY_BYTES:
         raise ValueError("JSON document is too large")
     try:
-        value = json.loads(data)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        value = from_json(data)
+    except ValueError as exc:  # its own depth limit: json.loads can overflow the C stack
         raise ValueError("not valid JSON") from exc
     if not within_bounds(value):
         raise ValueError("JSON document nests too deeply or is too large")

@@ -7,6 +7,8 @@ import binascii
 import json
 from typing import Any
 
+from pydantic_core import from_json
+
 __all__ = ["decode_b64_json", "encode_b64_json"]
 
 MAX_HEADER_CHARS = 64 * 1024
@@ -29,6 +31,11 @@ def decode_b64_json(text: str) -> Any:
     padded = text + "=" * (-len(text) % 4)
     try:
         raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
-        return json.loads(raw.decode("utf-8"))
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except binascii.Error as exc:
+        raise ValueError("x402 header is not base64-encoded JSON") from exc
+    try:
+        return from_json(raw)
+    except ValueError as exc:
+        if "recursion limit" in str(exc):
+            raise ValueError("x402 header JSON nests too deeply") from exc
         raise ValueError("x402 header is not base64-encoded JSON") from exc
