@@ -7,6 +7,7 @@ check money on the server's side of the wire: what was actually paid, and how of
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from blockrun_core import (
     errors,
 )
 from blockrun_core.testing import HARDHAT_KEY, Fault, LocalGateway
-from blockrun_core.x402 import BASE_SEPOLIA
+from blockrun_core.x402 import BASE_SEPOLIA, decode_payment_header
 
 PAYER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 PAID = "openai/gpt-4o-mini"
@@ -205,3 +206,30 @@ def test_in_process_gateway_via_asgi(gw: LocalGateway) -> None:
         return result.content
 
     assert asyncio.run(run()) == "84"
+
+
+def test_debug_logs_hold_no_key_and_no_payment_header(
+    gw: LocalGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    sent: list[str] = []
+
+    def record(request: httpx.Request) -> None:
+        if "payment-signature" in request.headers:
+            sent.append(request.headers["payment-signature"])
+
+    caplog.set_level(logging.DEBUG)  # every logger: ours, httpx and httpcore
+    http = httpx.Client(event_hooks={"request": [record]})
+    client = BlockRunClient(api_url=gw.url, wallet_key=HARDHAT_KEY, http_client=http)
+    client._backoff_seconds = 0.01
+    client.chat(model=PAID, messages=HI)
+    gw.inject(Fault.error(503, phase="paid", times=None))
+    with pytest.raises(PaymentInDoubtError) as info:
+        client.chat(model=PAID, messages=[{"role": "user", "content": "again"}])
+    client.close()
+
+    text = caplog.text + str(info.value) + repr(info.value) + repr(client)
+    assert "paying openai/gpt-4o-mini" in caplog.text  # the logs did capture our records
+    assert len(set(sent)) == 2
+    signatures = [decode_payment_header(h)["payload"]["signature"][2:] for h in sent]
+    for secret in [HARDHAT_KEY[2:], *sent, *signatures]:
+        assert secret not in text

@@ -86,7 +86,7 @@ def test_importing_the_package_does_not_import_the_server() -> None:
         "g = blockrun_core.testing.LocalGateway();"
         "print('starlette' in sys.modules or 'uvicorn' in sys.modules)"
     )
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"

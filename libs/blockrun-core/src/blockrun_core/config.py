@@ -115,7 +115,7 @@ def resolve_credentials(
     url = validate_api_url(
         api_url or os.environ.get("BLOCKRUN_API_URL", "").strip() or DEFAULT_API_URL
     )
-    key = resolve_wallet_key(wallet_key)
-    if key is None:
+    wallet = resolve_wallet_key(wallet_key)
+    if wallet is None:
         return Credentials("none", url)
-    return Credentials("wallet", url, signer=WalletSigner(key))
+    return Credentials("wallet", url, signer=WalletSigner(wallet))
