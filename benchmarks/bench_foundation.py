@@ -1,0 +1,444 @@
+"""Foundation benchmark: blockrun-core against blockrun-llm 1.21.1, on one LocalGateway.
+
+Measures, side by side and alternating the two systems between repetitions so drift
+cancels: (a) signing one EIP-3009 payment, (b) cold import in a fresh interpreter,
+(c) wall time and HTTP round trips of a first and a repeated paid call, (d) a cold process
+to its first paid answer. Prints a markdown table and writes it to
+``benchmarks/results/foundation-<date>.md`` (``--smoke``: tiny counts, print only).
+
+Timings are reported, never asserted: the run fails only on errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import math
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+# Hardhat's first test account: public, never funded on a real network.
+HARDHAT_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+PAY_TO = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+PAID_MODEL = "openai/gpt-4o-mini"
+MESSAGES = [{"role": "user", "content": "What is 2 + 2?"}]
+MAX_TOKENS = 64
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Counts:
+    signing: int
+    imports: int
+    calls: int
+    cold: int
+
+
+FULL = Counts(signing=2000, imports=15, calls=15, cold=7)
+SMOKE = Counts(signing=20, imports=2, calls=2, cold=1)
+
+
+@dataclass
+class Row:
+    """One measurement: samples of ours and the peer's, and the target it is judged by."""
+
+    name: str
+    unit: str  # "ms", "s" or "trips"
+    ours: list[float]
+    peer: list[float]
+    target: str = "-"
+    met: Callable[[float, float], bool] | None = None  # (ours median, peer median) -> met?
+
+
+def p95(values: list[float]) -> float:
+    """Nearest-rank 95th percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def paired(
+    n: int, ours: Callable[[], T], peer: Callable[[], T], *, warmup: int = 1
+) -> tuple[list[T], list[T]]:
+    """Run both ``warmup + n`` times, swapping which goes first each time; keep the last n."""
+    ours_out: list[T] = []
+    peer_out: list[T] = []
+    for i in range(warmup + n):
+        steps = [(ours, ours_out), (peer, peer_out)]
+        for run, out in steps if i % 2 == 0 else steps[::-1]:
+            value = run()
+            if i >= warmup:
+                out.append(value)
+    return ours_out, peer_out
+
+
+def timed_ms(fn: Callable[[], object]) -> Callable[[], float]:
+    def run() -> float:
+        start = time.perf_counter()
+        fn()
+        return (time.perf_counter() - start) * 1e3
+
+    return run
+
+
+# --------------------------------------------------------------------------- (a) signing
+
+
+def bench_signing(n: int) -> list[Row]:
+    from blockrun_core.signing import WalletSigner, recover_signer
+    from blockrun_core.x402 import (
+        BASE,
+        PaymentChallenge,
+        PaymentOffer,
+        PaymentPolicy,
+        TransferAuthorization,
+        sign_payment,
+        transfer_digest,
+    )
+    from blockrun_llm.x402 import create_payment_payload
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    signer = WalletSigner(HARDHAT_KEY)
+    account = Account.from_key(HARDHAT_KEY)
+    domain = {
+        "name": BASE.eip712_name,
+        "version": BASE.eip712_version,
+        "chainId": BASE.chain_id,
+        "verifyingContract": BASE.usdc,
+    }
+    types = {
+        "TransferWithAuthorization": [
+            {"name": "from", "type": "address"},
+            {"name": "to", "type": "address"},
+            {"name": "value", "type": "uint256"},
+            {"name": "validAfter", "type": "uint256"},
+            {"name": "validBefore", "type": "uint256"},
+            {"name": "nonce", "type": "bytes32"},
+        ],
+    }
+
+    def ours_sign(nonce: bytes, now: int) -> bytes:
+        auth = TransferAuthorization(signer.address, PAY_TO, 1000, now - 600, now + 300, nonce)
+        return signer.sign_digest(transfer_digest(BASE, auth))
+
+    def peer_sign(nonce: bytes, now: int) -> bytes:
+        # Exactly the signing step of blockrun_llm.x402.create_payment_payload.
+        message = {
+            "from": account.address,
+            "to": PAY_TO,
+            "value": 1000,
+            "validAfter": now - 600,
+            "validBefore": now + 300,
+            "nonce": nonce,
+        }
+        return bytes(account.sign_message(encode_typed_data(domain, types, message)).signature)
+
+    # Both use RFC 6979 nonces, so the same message must give the same signature.
+    nonce, now = secrets.token_bytes(32), int(time.time())
+    signature = ours_sign(nonce, now)
+    if signature != peer_sign(nonce, now):
+        raise RuntimeError("our signature differs from eth-account's for the same message")
+    auth = TransferAuthorization(signer.address, PAY_TO, 1000, now - 600, now + 300, nonce)
+    if recover_signer(transfer_digest(BASE, auth), signature) != signer.address:
+        raise RuntimeError("our signature does not recover to the signer's address")
+
+    def fresh(sign: Callable[[bytes, int], bytes]) -> Callable[[], float]:
+        def run() -> float:
+            nonce, now = secrets.token_bytes(32), int(time.time())
+            start = time.perf_counter()
+            sign(nonce, now)
+            return (time.perf_counter() - start) * 1e3
+
+        return run
+
+    # The whole header (sign + JSON + base64): sign_payment vs create_payment_payload.
+    offer = PaymentOffer("exact", BASE.caip2, 1000, BASE.usdc, PAY_TO, 300)
+    url = "http://127.0.0.1/api/v1/chat/completions"
+    challenge = PaymentChallenge(2, (offer,), resource={"url": url, "description": "bench"})
+    policy = PaymentPolicy()
+
+    def ours_header() -> object:
+        return sign_payment(
+            signer, offer, BASE, challenge=challenge, resource_url=url, policy=policy
+        )
+
+    def peer_header() -> object:
+        return create_payment_payload(account, PAY_TO, "1000", network=BASE.caip2, resource_url=url)
+
+    warmup = max(5, n // 10)
+    ours, peer = paired(n, fresh(ours_sign), fresh(peer_sign), warmup=warmup)
+    ours_h, peer_h = paired(n, timed_ms(ours_header), timed_ms(peer_header), warmup=warmup)
+    return [
+        Row(
+            "sign one EIP-3009 transfer (digest + secp256k1)",
+            "ms",
+            ours,
+            peer,
+            "ours <= 1.5 ms",
+            lambda o, _p: o <= 1.5,
+        ),
+        Row("build a signed payment header (sign + JSON + base64)", "ms", ours_h, peer_h),
+    ]
+
+
+# --------------------------------------------------------------------------- (b) cold import
+
+_IMPORT_PROBE = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
+
+
+def _run_python(code: str, env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"a fresh interpreter failed running:\n{code}\n{out.stderr}")
+    return out.stdout
+
+
+def bench_imports(n: int, env: dict[str, str]) -> list[Row]:
+    rows = []
+    for label, ours_stmt, peer_stmt in (
+        (
+            "cold `import blockrun_core` / `import blockrun_llm`",
+            "import blockrun_core",
+            "import blockrun_llm",
+        ),
+        (
+            "cold import of the client class",
+            "from blockrun_core import BlockRunClient",
+            "from blockrun_llm import LLMClient",
+        ),
+    ):
+
+        def probe(stmt: str) -> Callable[[], float]:
+            code = _IMPORT_PROBE.format(stmt=stmt)
+            return lambda: float(_run_python(code, env).strip().splitlines()[-1])
+
+        ours, peer = paired(n, probe(ours_stmt), probe(peer_stmt))
+        rows.append(Row(label, "s", ours, peer, "ours <= 0.5 s", lambda o, _p: o <= 0.5))
+    return rows
+
+
+# --------------------------------------------------------------------------- (c) paid calls
+
+
+def _ours_client(api_url: str) -> tuple[Callable[[], object], Callable[[], None]]:
+    from blockrun_core import BlockRunClient
+
+    client = BlockRunClient(api_url=api_url, wallet_key=HARDHAT_KEY)
+
+    def call() -> object:
+        result = client.chat(model=PAID_MODEL, messages=MESSAGES, max_tokens=MAX_TOKENS)
+        if not result.content or not result.cost_usd:
+            raise RuntimeError(f"unexpected answer from blockrun-core: {result!r}")
+        return result
+
+    return call, client.close
+
+
+def _peer_client(api_url: str) -> tuple[Callable[[], object], Callable[[], None]]:
+    from blockrun_llm import LLMClient
+
+    client = LLMClient(private_key=HARDHAT_KEY, api_url=api_url)
+
+    def call() -> object:
+        response = client.chat_completion(PAID_MODEL, MESSAGES, max_tokens=MAX_TOKENS)
+        if not response.choices[0].message.content or not response.cost_usd:
+            raise RuntimeError(f"unexpected answer from blockrun-llm: {response!r}")
+        return response
+
+    return call, client.close
+
+
+def bench_calls(n: int, gw: Any) -> list[Row]:
+    """A new client, then two identical paid calls: (first ms, repeat ms, first trips, ...)."""
+
+    def session(factory: Callable[[str], Any]) -> Callable[[], tuple[float, ...]]:
+        def run() -> tuple[float, ...]:
+            call, close = factory(gw.url)
+            try:
+                times, trips = [], []
+                for _ in ("first", "repeat"):
+                    before = len(gw.requests)
+                    times.append(timed_ms(call)())
+                    trips.append(float(len(gw.requests) - before))
+                return (*times, *trips)
+            finally:
+                close()
+
+        return run
+
+    ours, peer = paired(n, session(_ours_client), session(_peer_client))
+    o, p = list(zip(*ours, strict=True)), list(zip(*peer, strict=True))
+    return [
+        Row("first paid call on a new client", "ms", list(o[0]), list(p[0])),
+        Row("repeated paid call", "ms", list(o[1]), list(p[1])),
+        Row("HTTP round trips, first paid call", "trips", list(o[2]), list(p[2])),
+        Row(
+            "HTTP round trips, repeated paid call",
+            "trips",
+            list(o[3]),
+            list(p[3]),
+            "ours = 1",
+            lambda o, _p: o == 1,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- (d) cold process
+
+_OURS_SCRIPT = """
+import os
+from blockrun_core import BlockRunClient
+client = BlockRunClient(api_url=os.environ["BENCH_API_URL"], wallet_key=os.environ["BENCH_KEY"])
+result = client.chat(model={model!r}, messages={messages!r}, max_tokens={max_tokens})
+assert result.content and result.cost_usd, result
+"""
+_PEER_SCRIPT = """
+import os
+from blockrun_llm import LLMClient
+client = LLMClient(private_key=os.environ["BENCH_KEY"], api_url=os.environ["BENCH_API_URL"])
+response = client.chat_completion({model!r}, {messages!r}, max_tokens={max_tokens})
+assert response.choices[0].message.content and response.cost_usd, response
+"""
+
+
+def bench_cold_process(n: int, gw: Any, env: dict[str, str]) -> list[Row]:
+    env = {**env, "BENCH_API_URL": gw.url, "BENCH_KEY": HARDHAT_KEY}
+
+    def process(script: str) -> Callable[[], float]:
+        code = script.format(model=PAID_MODEL, messages=MESSAGES, max_tokens=MAX_TOKENS)
+
+        def run() -> float:
+            start = time.perf_counter()
+            _run_python(code, env)
+            return time.perf_counter() - start
+
+        return run
+
+    ours, peer = paired(n, process(_OURS_SCRIPT), process(_PEER_SCRIPT))
+    return [
+        Row(
+            "cold process to first paid answer",
+            "s",
+            ours,
+            peer,
+            "ours <= 1/3 of blockrun-llm",
+            lambda o, p: o <= p / 3,
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "trips":
+        return f"{value:g}"
+    return f"{value:.3f} {unit}"
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def render(rows: list[Row], counts: Counts, today: str) -> str:
+    versions = ", ".join(
+        f"{name} {importlib.metadata.version(name)}" for name in ("blockrun-core", "blockrun-llm")
+    )
+    lines = [
+        f"# Foundation benchmark, {today}",
+        "",
+        f"- Machine: {_machine()}",
+        f"- Python: {platform.python_version()} ({platform.python_implementation()})",
+        f"- Packages: {versions}; both against the same LocalGateway on 127.0.0.1",
+        f"- Samples: signing {counts.signing}, imports {counts.imports}, "
+        f"calls {counts.calls}, cold processes {counts.cold}; systems alternated",
+        "",
+        "| measurement | ours median | ours p95 | blockrun-llm median | blockrun-llm p95 "
+        "| ours / peer | target | met |",
+        "|---|---:|---:|---:|---:|---:|---|:---:|",
+    ]
+    for row in rows:
+        om, pm = statistics.median(row.ours), statistics.median(row.peer)
+        ratio = f"{om / pm:.2f}" if pm else "-"
+        met = "-" if row.met is None else ("yes" if row.met(om, pm) else "**no**")
+        lines.append(
+            f"| {row.name} | {_fmt(om, row.unit)} | {_fmt(p95(row.ours), row.unit)} "
+            f"| {_fmt(pm, row.unit)} | {_fmt(p95(row.peer), row.unit)} | {ratio} "
+            f"| {row.target} | {met} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+@contextmanager
+def _bench_environment() -> Iterator[dict[str, str]]:
+    """A throwaway HOME (blockrun-llm writes ~/.blockrun), no ambient credentials, and a
+    private bytecode cache so fresh interpreters load compiled modules as on a user's machine
+    (even where PYTHONDONTWRITEBYTECODE is set), without writing into the source tree."""
+    saved = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="bench-home-") as home:
+        for name in list(os.environ):
+            if name.startswith(("BLOCKRUN_", "BASE_CHAIN_", "SOLANA_")):
+                del os.environ[name]
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = str(Path(home) / "pycache")
+        os.environ["HOME"] = home
+        try:
+            yield dict(os.environ)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny counts; print, do not save")
+    parser.add_argument("--out", type=Path, help="write the table here (default: results/)")
+    args = parser.parse_args(argv)
+    counts = SMOKE if args.smoke else FULL
+    today = dt.date.today().isoformat()
+
+    from blockrun_core.testing import LocalGateway
+
+    with _bench_environment() as env:
+        rows = bench_signing(counts.signing)
+        rows += bench_imports(counts.imports, env)
+        with LocalGateway() as gw:
+            rows += bench_calls(counts.calls, gw)
+            rows += bench_cold_process(counts.cold, gw, env)
+
+    table = render(rows, counts, today)
+    print(table)
+    out = args.out or (None if args.smoke else RESULTS_DIR / f"foundation-{today}.md")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(table)
+        print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

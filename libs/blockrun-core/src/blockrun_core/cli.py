@@ -1,0 +1,361 @@
+"""The ``blockrun`` command: a demo, a local gateway, the model catalog and wallet tools.
+
+Only argparse and the error tree are imported up front so ``blockrun --help`` stays fast;
+each command imports what it needs. Output is plain text, tables aligned by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from .errors import BlockRunError, ConfigurationError, UpstreamError
+
+if TYPE_CHECKING:
+    from .catalog import ModelInfo
+    from .wire import Usage
+    from .x402 import PaymentReceipt
+
+__all__ = ["main"]
+
+FREE_MODEL = "nvidia/gpt-oss-120b"
+PAID_MODEL = "openai/gpt-4o-mini"
+DEMO_CAP_USD = 0.05
+
+
+# --------------------------------------------------------------------------- output
+
+
+class Output:
+    """Writes lines, aligned tables and stream text to stdout."""
+
+    def line(self, text: str = "") -> None:
+        print(text, flush=True)
+
+    def write(self, text: str) -> None:
+        """Text without a newline (stream deltas)."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=True)]
+        for cells in (headers, ["-" * w for w in widths], *rows):
+            print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+
+
+def _note(text: str) -> None:
+    """Information that is not the command's result goes to stderr."""
+    print(text, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:.6f}"
+
+
+def _throwaway_key() -> str:
+    """A random wallet key that lives only in this process: never written, never printed."""
+    import secrets
+
+    return "0x" + secrets.token_hex(32)
+
+
+def _cmd_demo(args: argparse.Namespace, out: Output) -> int:
+    from . import BlockRunClient, PaymentPolicy
+    from .signing import WalletSigner
+    from .testing import LocalGateway
+
+    key = _throwaway_key()
+    address = WalletSigner(key).address
+
+    out.line("BlockRun demo: a local gateway, a throwaway wallet, real x402 signatures")
+    with LocalGateway() as gw:
+        out.line(f"gateway   {gw.url}")
+        out.line(f"wallet    {address} (in memory only)")
+        out.line(f"cap       {_usd(DEMO_CAP_USD)} per call (PaymentPolicy)")
+        out.line("model     the gateway's deterministic fake: arithmetic, else an echo")
+        policy = PaymentPolicy(max_per_call_usd=DEMO_CAP_USD)
+        spent: list[int] = []  # micro-USDC per payment
+        with BlockRunClient(api_url=gw.url, wallet_key=key, payment_policy=policy) as client:
+            messages: list[dict[str, Any]] = []
+            for model, prompt in (
+                (FREE_MODEL, "What is 12 * 7?"),
+                (PAID_MODEL, "What is 84 + 16?"),
+            ):
+                messages.append({"role": "user", "content": prompt})
+                result = client.chat(model=model, messages=messages, max_tokens=64)
+                messages.append({"role": "assistant", "content": result.content})
+                out.line()
+                out.line(f"> {prompt}")
+                out.line(result.content)
+                _describe(out, result.model, result.usage, result.cost_usd, result.receipt)
+                if result.payment is not None:
+                    spent.append(result.payment.amount_micros)
+
+            prompt = "Stream this sentence back, please."
+            out.line()
+            out.line(f"> {prompt}  (streamed, {PAID_MODEL})")
+            stream = client.stream(
+                model=PAID_MODEL,
+                messages=[{"role": "user", "content": prompt}],
+                max_tokens=64,
+            )
+            last = None
+            usage = None
+            for chunk in stream:
+                out.write(chunk.delta)
+                usage = chunk.usage or usage
+                last = chunk
+            out.line()
+            if last is None:
+                raise UpstreamError(f"{PAID_MODEL}: the stream was empty.", status_code=200)
+            _describe(out, last.model, usage, last.cost_usd, last.receipt)
+            if last.cost_usd:
+                spent.append(round(last.cost_usd * 1_000_000))
+
+        recorded = [p.amount_micros for p in gw.payments]
+        out.line()
+        out.line(f"you paid          {_usd(sum(spent) / 1e6)} in {len(spent)} payments")
+        out.line(f"gateway recorded  {_usd(sum(recorded) / 1e6)} in {len(recorded)} payments")
+        if sorted(spent) != sorted(recorded):
+            out.line("MISMATCH between what was paid and what the gateway recorded.")
+            return 1
+        out.line("they agree.")
+    return 0
+
+
+def _describe(
+    out: Output,
+    model: str,
+    usage: Usage | None,
+    cost_usd: float | None,
+    receipt: PaymentReceipt | None,
+) -> None:
+    tokens = f"{usage.prompt_tokens} in / {usage.completion_tokens} out" if usage else "?"
+    cost = _usd(cost_usd) if cost_usd else "free"
+    out.line(f"  model {model}  tokens {tokens}  cost {cost}")
+    if receipt is not None:
+        out.line(
+            f"  receipt tx {receipt.transaction}  network {receipt.network}  payer {receipt.payer}"
+        )
+
+
+# --------------------------------------------------------------------------- gateway
+
+
+def _wait_forever() -> None:
+    """Block until Ctrl-C (SIGINT) or SIGTERM."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> NoReturn:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    threading.Event().wait()
+
+
+def _cmd_gateway(args: argparse.Namespace, out: Output) -> int:
+    from .testing import LocalGateway
+
+    gateway = LocalGateway(host=args.host, port=args.port)
+    try:
+        gateway.start()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}."
+        ) from None
+    with gateway as gw:
+        out.line(f"BlockRun local gateway on {gw.url}")
+        out.line(f"api_url      {gw.url}   (x402: any wallet key, fake balances)")
+        out.line(f"account url  {gw.account_url}   (brk_ account rail)")
+        out.line(f"account key  {gw.api_key}")
+        out.line(f"try          BLOCKRUN_API_URL={gw.url} python your_script.py")
+        out.line("Ctrl-C to stop.")
+        try:
+            _wait_forever()
+        except KeyboardInterrupt:
+            out.line("stopped.")
+    return 0
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _pricing(model: ModelInfo) -> str:
+    if model.is_free:
+        return "free"
+    if model.flat_price is not None:
+        return f"${model.flat_price:g} / call"
+    return f"${model.input_price:g} in, ${model.output_price:g} out / 1M"
+
+
+def _capabilities(model: ModelInfo) -> str:
+    flags = (
+        ("tools", model.supports_tools),
+        ("vision", model.supports_vision),
+        ("reasoning", model.supports_reasoning),
+        ("json", model.supports_structured_output),
+    )
+    return ", ".join(name for name, on in flags if on) or "-"
+
+
+def _cmd_models(args: argparse.Namespace, out: Output) -> int:
+    from .catalog import default_catalog
+
+    models = default_catalog().models()
+    rows = [[m.id, _pricing(m), f"{m.context_window:,}", _capabilities(m)] for m in models]
+    out.table(["model", "pricing (USD)", "context", "capabilities"], rows)
+    return 0
+
+
+# --------------------------------------------------------------------------- wallet
+
+
+def _cmd_wallet_new(args: argparse.Namespace, out: Output) -> int:
+    from .signing import WALLET_KEY_ENV_VARS, create_wallet, default_session_path
+
+    path: Path = args.path or default_session_path()
+    if path.exists():
+        raise ConfigurationError(f"{path} already exists; refusing to overwrite a wallet.")
+    try:
+        signer = create_wallet(path)
+    except FileExistsError:
+        raise ConfigurationError(
+            f"{path} already exists; refusing to overwrite a wallet."
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot write {path}: {exc.strerror}.") from None
+    out.line(signer.address)
+    _note(f"Saved to {path} (mode 0600). Fund this address with USDC on Base to pay.")
+    shadowing = [name for name in WALLET_KEY_ENV_VARS if os.environ.get(name, "").strip()]
+    if shadowing:
+        _note(f"Note: {shadowing[0]} is set and is used before this file.")
+    return 0
+
+
+def _cmd_wallet_show(args: argparse.Namespace, out: Output) -> int:
+    from .signing import WALLET_KEY_ENV_VARS, WalletSigner, default_session_path, resolve_wallet_key
+
+    key = resolve_wallet_key()
+    if key is None:
+        raise ConfigurationError(
+            f"No wallet found: set BLOCKRUN_WALLET_KEY, or run `blockrun wallet new` "
+            f"to create {default_session_path()}."
+        )
+    source = next(
+        (name for name in WALLET_KEY_ENV_VARS if os.environ.get(name, "").strip()),
+        str(default_session_path()),
+    )
+    try:
+        address = WalletSigner(key).address
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{source}: {exc.message}") from None
+    out.line(address)
+    _note(f"(from {source})")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("blockrun-core")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """``--version`` that reads package metadata only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        print(f"blockrun {_version()}")
+        parser.exit()
+
+
+Handler = Callable[[argparse.Namespace, Output], int]
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="blockrun",
+        description="BlockRun: many frontier models behind one wallet, paid per call in USDC.",
+    )
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str, parent: Any = commands) -> Any:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command(
+        "demo",
+        _cmd_demo,
+        "run a short paid conversation against an embedded local gateway (no real money)",
+    )
+    gateway = command("gateway", _cmd_gateway, "serve the local test gateway until Ctrl-C")
+    gateway.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    gateway.add_argument("--port", type=int, default=8402, help="port to listen on (8402)")
+    command("models", _cmd_models, "list the model catalog: pricing, context, capabilities")
+
+    wallet = commands.add_parser("wallet", help="create or show the x402 wallet")
+    wallet.set_defaults(handler=lambda _args, _out: _usage(wallet))
+    wallet_commands = wallet.add_subparsers(title="commands", metavar="COMMAND")
+    new = command(
+        "new",
+        _cmd_wallet_new,
+        "create ~/.blockrun/.session (mode 0600); prints the address",
+        wallet_commands,
+    )
+    new.add_argument("--path", type=Path, help="where to save the key instead")
+    command(
+        "show",
+        _cmd_wallet_show,
+        "print the address of the configured wallet (never the key)",
+        wallet_commands,
+    )
+    parser.set_defaults(handler=lambda _args, _out: _usage(parser))
+    return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    handler: Handler = args.handler
+    try:
+        return handler(args, Output())
+    except BlockRunError as exc:
+        print(f"blockrun: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader left early (``blockrun models | head``); silence the flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

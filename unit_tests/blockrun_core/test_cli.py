@@ -1,0 +1,205 @@
+"""The ``blockrun`` command, called in-process through ``main([...])``."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+from blockrun_core import cli
+from blockrun_core.signing import default_session_path
+from blockrun_core.testing import HARDHAT_KEY, LocalGateway
+
+HARDHAT_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+REPO = Path(__file__).resolve().parents[2]
+ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
+KEY_RE = re.compile(r"0x[0-9a-fA-F]{64}")
+
+
+def _address_only(text: str) -> str:
+    assert KEY_RE.search(text) is None, "a private key was printed"
+    assert ADDRESS_RE.fullmatch(text.strip()), text
+    return text.strip()
+
+
+# --------------------------------------------------------------------------- basics
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--version"]) == 0
+    assert re.fullmatch(r"blockrun \S+\n", capsys.readouterr().out)
+
+
+def test_no_command_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == 2
+    assert "demo" in capsys.readouterr().err
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["nope"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_core_errors_are_one_line_without_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BLOCKRUN_WALLET_KEY", "0x1234")
+    assert cli.main(["wallet", "show"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("blockrun: error: BLOCKRUN_WALLET_KEY: ")
+    assert captured.err.count("\n") == 1
+    assert "Traceback" not in captured.err
+
+
+# --------------------------------------------------------------------------- wallet
+
+
+def test_wallet_new_creates_a_private_session_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["wallet", "new"]) == 0
+    captured = capsys.readouterr()
+    address = _address_only(captured.out)
+    assert KEY_RE.search(captured.err) is None
+
+    path = default_session_path()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert KEY_RE.fullmatch(path.read_text().strip())
+
+    assert cli.main(["wallet", "show"]) == 0
+    assert _address_only(capsys.readouterr().out) == address
+
+
+def test_wallet_new_refuses_to_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "wallet" / "key"
+    assert cli.main(["wallet", "new", "--path", str(path)]) == 0
+    before = path.read_text()
+    capsys.readouterr()
+
+    assert cli.main(["wallet", "new", "--path", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "refusing to overwrite" in captured.err
+    assert captured.out == ""
+    assert path.read_text() == before
+
+
+def test_wallet_show_prints_the_address_never_the_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BLOCKRUN_WALLET_KEY", HARDHAT_KEY)
+    assert cli.main(["wallet", "show"]) == 0
+    captured = capsys.readouterr()
+    assert _address_only(captured.out) == HARDHAT_ADDRESS
+    assert HARDHAT_KEY[2:] not in captured.out + captured.err
+    assert "BLOCKRUN_WALLET_KEY" in captured.err
+
+
+def test_wallet_show_without_a_wallet(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["wallet", "show"]) == 1
+    captured = capsys.readouterr()
+    assert "No wallet found" in captured.err
+    assert "blockrun wallet new" in captured.err
+
+
+# --------------------------------------------------------------------------- models
+
+
+def test_models_lists_known_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["models"]) == 0
+    out = capsys.readouterr().out
+    for model_id in (cli.FREE_MODEL, cli.PAID_MODEL):
+        assert re.search(rf"^{re.escape(model_id)}\s", out, re.MULTILINE), model_id
+    assert "free" in out
+
+
+# --------------------------------------------------------------------------- demo + gateway
+
+
+def test_demo_runs_end_to_end(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "_throwaway_key", lambda: HARDHAT_KEY)
+    assert cli.main(["demo"]) == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert cli.FREE_MODEL in out
+    assert cli.PAID_MODEL in out
+    assert f"wallet    {HARDHAT_ADDRESS}" in out
+    assert f"payer {HARDHAT_ADDRESS}" in out
+    assert "receipt tx 0x" in out
+    assert "they agree" in out
+    assert HARDHAT_KEY[2:] not in captured.out + captured.err
+    # The throwaway wallet never touched the disk.
+    assert not default_session_path().exists()
+
+
+def test_demo_fails_when_the_gateway_disagrees(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(LocalGateway, "payments", property(lambda self: []))
+    assert cli.main(["demo"]) == 1
+    assert "MISMATCH" in capsys.readouterr().out
+
+
+def test_gateway_serves_until_interrupted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: dict[str, int] = {}
+
+    def probe_then_interrupt() -> None:
+        url = re.search(r"api_url\s+(\S+)", capsys.readouterr().out)
+        assert url is not None
+        seen["status"] = httpx.get(url.group(1) + "/v1/models", timeout=5).status_code
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_wait_forever", probe_then_interrupt)
+    assert cli.main(["gateway", "--port", "0"]) == 0
+    assert seen == {"status": 200}
+    assert "stopped" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- README and CI
+
+
+def _readme_setup_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"```(?:bash|sh|shell)?\n(.*?)```", text, re.DOTALL)
+    assert block is not None, "README has no fenced set-up block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_has_exactly_two_setup_commands() -> None:
+    commands = _readme_setup_commands()
+    assert len(commands) == 2, commands
+    assert commands[0] == "pip install uv && uv run blockrun demo"
+
+
+def _readme_python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.DOTALL)
+
+
+def test_readme_examples_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    quick_start, local_gateway = _readme_python_blocks()[:2]
+    (tmp_path / "quick_start.py").write_text(quick_start)
+    (tmp_path / "local_gateway.py").write_text(local_gateway)
+    runpy.run_path(str(tmp_path / "local_gateway.py"))
+    with LocalGateway() as gw:
+        monkeypatch.setenv("BLOCKRUN_API_URL", gw.url)
+        monkeypatch.setenv("BLOCKRUN_WALLET_KEY", HARDHAT_KEY)
+        runpy.run_path(str(tmp_path / "quick_start.py"))
+        assert len(gw.payments) == 2  # the paid call and the paid stream
+    assert "84" in capsys.readouterr().out
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    test_command = _readme_setup_commands()[1]
+    ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert f"step {test_command}" in ci_lines
