@@ -21,7 +21,7 @@ _CREDENTIAL_ENV = (
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in _CREDENTIAL_ENV:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
