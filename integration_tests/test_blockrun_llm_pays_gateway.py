@@ -7,7 +7,6 @@ official client would fail to sign, be refused, or book a different amount.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,20 +19,6 @@ HARDHAT_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 MODEL = "openai/gpt-5.5"
 MESSAGES = [{"role": "user", "content": "what is 12 * 7"}]
 MAX_TOKENS = 3000
-
-
-@pytest.fixture(autouse=True)
-def _private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The SDK writes ~/.blockrun (cost log, response cache) after every paid call.
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name in ("BLOCKRUN_WALLET_KEY", "BASE_CHAIN_WALLET_KEY", "BLOCKRUN_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def gw() -> Iterator[LocalGateway]:
-    with LocalGateway() as gateway:
-        yield gateway
 
 
 @pytest.fixture

@@ -31,25 +31,6 @@ FREE = "nvidia/gpt-oss-120b"
 HI = [{"role": "user", "content": "what is 12 * 7"}]
 
 
-@pytest.fixture(autouse=True)
-def _private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name in ("BLOCKRUN_WALLET_KEY", "BASE_CHAIN_WALLET_KEY", "BLOCKRUN_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[LocalGateway]:
-    with LocalGateway() as gw:
-        yield gw
-
-
-@pytest.fixture
-def gw(gateway: LocalGateway) -> LocalGateway:
-    gateway.reset()
-    return gateway
-
-
 @pytest.fixture
 def client(gw: LocalGateway) -> Iterator[BlockRunClient]:
     with BlockRunClient(api_url=gw.url, wallet_key=HARDHAT_KEY, timeout=5.0) as c:

@@ -19,18 +19,6 @@ BODY: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[LocalGateway]:
-    with LocalGateway() as gw:
-        yield gw
-
-
-@pytest.fixture
-def gw(gateway: LocalGateway) -> LocalGateway:
-    gateway.reset()
-    return gateway
-
-
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=5) as c:

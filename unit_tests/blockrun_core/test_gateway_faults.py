@@ -23,18 +23,6 @@ BODY: dict[str, Any] = {
 STREAM = {**BODY, "stream": True}
 
 
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[LocalGateway]:
-    with LocalGateway() as gw:
-        yield gw
-
-
-@pytest.fixture
-def gw(gateway: LocalGateway) -> LocalGateway:
-    gateway.reset()
-    return gateway
-
-
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=5) as c:

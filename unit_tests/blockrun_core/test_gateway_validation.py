@@ -20,18 +20,6 @@ SEARCH = {"search_parameters": {"mode": "on"}}
 WITH_IMAGE = [{"type": "text", "text": "?"}, IMAGE]
 
 
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[LocalGateway]:
-    with LocalGateway() as gw:
-        yield gw
-
-
-@pytest.fixture
-def gw(gateway: LocalGateway) -> LocalGateway:
-    gateway.reset()
-    return gateway
-
-
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=5) as c:
