@@ -183,6 +183,43 @@ def test_mapping_messages_are_copied_and_nested_models_dumped() -> None:
     assert original["role"] == "assistant"
 
 
+class DumpableMessage:
+    """Stands in for a pydantic model from LangChain or LlamaIndex (duck-typed)."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.fields = fields
+        self.calls: list[dict[str, Any]] = []
+
+    def model_dump(self, **options: Any) -> dict[str, Any]:
+        self.calls.append(options)
+        return {key: value for key, value in self.fields.items() if value is not None}
+
+
+def test_objects_with_model_dump_are_dumped_as_json_without_nones() -> None:
+    message = DumpableMessage(role="user", content="hi", name=None)
+    nested = DumpableMessage(type="text", text="part")
+    [first, second] = body(messages=[message, {"role": "user", "content": [nested]}])["messages"]
+    assert first == {"role": "user", "content": "hi"}
+    assert second == {"role": "user", "content": [{"type": "text", "text": "part"}]}
+    assert message.calls == [{"mode": "json", "exclude_none": True}]
+
+
+def test_real_pydantic_models_are_accepted() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Message(pydantic.BaseModel):  # type: ignore[misc]
+        role: str
+        content: str | None = None
+
+    [result] = body(messages=[Message(role="user", content="hi")])["messages"]
+    assert result == {"role": "user", "content": "hi"}
+
+
+def test_a_class_with_model_dump_is_not_called() -> None:
+    with pytest.raises(ConfigurationError, match=r"messages\[0\] must be a mapping"):
+        body(messages=[DumpableMessage])
+
+
 def test_empty_message_list_rejected() -> None:
     with pytest.raises(ConfigurationError, match="empty"):
         body(messages=[])

@@ -214,7 +214,7 @@ class BlockRunClient(_ClientBase):
             model, messages, max_tokens=max_tokens, stream=False, params=params
         )
         done = drive(exchange.run(), self._perform)
-        return self._result(done, info, ChatCompletion.model_validate_json(done.response.content))
+        return self._result(done, info, ChatCompletion.from_json(done.response.content))
 
     def stream(
         self,
@@ -280,7 +280,7 @@ class AsyncBlockRunClient(_ClientBase):
             model, messages, max_tokens=max_tokens, stream=False, params=params
         )
         done = await adrive(exchange.run(), self._perform)
-        return self._result(done, info, ChatCompletion.model_validate_json(done.response.content))
+        return self._result(done, info, ChatCompletion.from_json(done.response.content))
 
     async def stream(
         self,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic_core import from_json
-
+from ._json import loads_untrusted
 from .errors import (
     BlockRunError,
     ConfigurationError,
@@ -37,7 +36,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 def _envelope(body: bytes) -> tuple[str | None, str | None]:
     """(message, code) from the nested or flat error envelope; never the ``debug`` field."""
     try:
-        data: Any = from_json(body) if body else None
+        data: Any = loads_untrusted(body) if body else None
     except ValueError:
         text = body[:_MAX_MESSAGE].decode("utf-8", "replace").strip()
         return (text or None), None

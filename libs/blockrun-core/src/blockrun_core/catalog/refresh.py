@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic_core import from_json
+from blockrun_core._json import loads_untrusted
 
 from .catalog import Catalog
 
@@ -154,7 +154,7 @@ def _timeout() -> httpx.Timeout:
 
 def _json(response: httpx.Response) -> Any:
     response.raise_for_status()
-    return from_json(response.content)
+    return loads_untrusted(response.content)
 
 
 def _read_cache(path: Path, url: str) -> tuple[float, Any] | None:

@@ -10,8 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic_core import from_json
-
+from blockrun_core._json import loads_untrusted
 from blockrun_core.catalog import ModelInfo
 from blockrun_core.catalog.quote import effective_max_tokens
 from blockrun_core.catalog.tokens import estimate_input_tokens
@@ -162,7 +161,7 @@ def parse_chat(
 ) -> ChatCall | ErrorReply:
     """Parse and check a chat body; ``resolve`` maps the model id to a model or an error."""
     try:
-        body = from_json(raw)
+        body = loads_untrusted(raw)
     except ValueError:
         return error_reply(400, "INVALID_JSON", "The request body is not valid JSON.")
     if not isinstance(body, dict):

@@ -7,10 +7,22 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel
-
 from blockrun_core.errors import ConfigurationError
-from blockrun_core.wire.types import ChatMessage
+from blockrun_core.wire.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatMessage,
+    Choice,
+    ChoiceDelta,
+    ChunkChoice,
+    CompletionTokensDetails,
+    FunctionCall,
+    FunctionCallDelta,
+    PromptTokensDetails,
+    ToolCall,
+    ToolCallChunk,
+    Usage,
+)
 
 __all__ = [
     "CLIENT_ONLY_PARAMS",
@@ -29,22 +41,39 @@ CLIENT_ONLY_PARAMS = frozenset({"stream_options", "fallback_models", "routing_pr
 
 _SYSTEM_ROLES = frozenset({"system", "developer"})
 _RANGES = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0)}
+_WIRE_TYPES = (
+    ChatMessage,
+    ToolCall,
+    FunctionCall,
+    Usage,
+    PromptTokensDetails,
+    CompletionTokensDetails,
+    Choice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChunkChoice,
+    ChoiceDelta,
+    ToolCallChunk,
+    FunctionCallDelta,
+)
 
 
 def build_chat_body(
     *,
     model: str,
-    messages: Sequence[Mapping[str, Any] | ChatMessage],
+    messages: Sequence[Any],
     max_tokens: int | None = DEFAULT_MAX_TOKENS,
     stream: bool = False,
     **params: Any,
 ) -> dict[str, Any]:
     """Return the JSON body of a chat request, validated.
 
-    ``max_tokens`` is always sent because it sets the price (``None`` means the
-    default). Params whose value is ``None`` are dropped, client-only params are
-    stripped, unknown params pass through verbatim. ``"stream": true`` is sent only
-    when streaming. Raises :class:`ConfigurationError` on invalid input.
+    ``messages`` are mappings, :class:`ChatMessage` objects or pydantic-style models
+    (anything with ``model_dump``, e.g. from LangChain). ``max_tokens`` is always sent
+    because it sets the price (``None`` means the default). Params whose value is
+    ``None`` are dropped, client-only params are stripped, unknown params pass through
+    verbatim. ``"stream": true`` is sent only when streaming. Raises
+    :class:`ConfigurationError` on invalid input.
     """
     if not isinstance(model, str) or not model.strip():
         raise ConfigurationError("model must be a non-empty string.")
@@ -98,7 +127,7 @@ def _check_range(name: str, value: object) -> None:
         raise ConfigurationError(f"{name} must be between {low:g} and {high:g}, got {value!r}.")
 
 
-def _convert_messages(messages: Sequence[Mapping[str, Any] | ChatMessage]) -> list[Any]:
+def _convert_messages(messages: Sequence[Any]) -> list[Any]:
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise ConfigurationError("messages must be a list of message objects.")
     if not messages:
@@ -106,11 +135,8 @@ def _convert_messages(messages: Sequence[Mapping[str, Any] | ChatMessage]) -> li
     converted: list[Any] = []
     roles: set[str] = set()
     for position, message in enumerate(messages):
-        if isinstance(message, ChatMessage):
-            plain: Any = message.model_dump(mode="json", exclude_none=True)
-        elif isinstance(message, Mapping):
-            plain = _plain(message)
-        else:
+        plain: Any = _plain(message)
+        if not isinstance(plain, dict):
             raise ConfigurationError(
                 f"messages[{position}] must be a mapping or a ChatMessage, "
                 f"got {type(message).__name__}."
@@ -128,11 +154,18 @@ def _convert_messages(messages: Sequence[Mapping[str, Any] | ChatMessage]) -> li
 
 
 def _plain(value: Any) -> Any:
-    """Copy ``value`` as plain JSON containers, dumping pydantic models on the way."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", exclude_none=True)
+    """Copy ``value`` as plain JSON containers, dumping wire types and models on the way."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
+    if isinstance(value, _WIRE_TYPES):
+        return value.to_dict()
+    # Duck-typed pydantic models (LangChain, LlamaIndex and user types), without
+    # importing pydantic here.
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump) and not isinstance(value, type):
+        return model_dump(mode="json", exclude_none=True)
     return value

@@ -14,9 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-from pydantic_core import from_json
-
+from blockrun_core._json import loads_untrusted
 from blockrun_core.errors import StreamTruncatedError, UpstreamError
 from blockrun_core.wire.types import (
     ChatCompletion,
@@ -125,7 +123,7 @@ class StreamAssembler:
             self._done = True
             return None
         try:
-            chunk = from_json(data)
+            chunk = loads_untrusted(data)
         except ValueError as exc:
             stripped = data.strip()
             if stripped == DONE:
@@ -149,7 +147,7 @@ class StreamAssembler:
             raise _in_band_error(error)
         try:
             return self._apply(chunk)
-        except (AttributeError, TypeError, KeyError, IndexError, ValidationError) as exc:
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
             raise UpstreamError(
                 f"The stream sent a chunk of an unexpected shape: {_preview(data)}",
                 status_code=None,
@@ -172,7 +170,7 @@ class StreamAssembler:
         usage = None
         raw_usage = chunk.get("usage")
         if raw_usage:
-            usage = self._usage = Usage.model_validate(raw_usage)
+            usage = self._usage = Usage.from_dict(raw_usage)
         citations = chunk.get("citations")
         if type(citations) is list:
             self._citations = citations

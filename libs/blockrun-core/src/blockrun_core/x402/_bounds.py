@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic_core import from_json
+from blockrun_core._json import JSONDepthError, loads_untrusted
 
 __all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_NODES", "loads_bounded", "within_bounds"]
 
@@ -34,8 +34,10 @@ def loads_bounded(data: str | bytes) -> Any:
     if len(data) > MAX_BODY_BYTES:
         raise ValueError("JSON document is too large")
     try:
-        value = from_json(data)
-    except ValueError as exc:  # its own depth limit: json.loads can overflow the C stack
+        value = loads_untrusted(data)
+    except JSONDepthError as exc:
+        raise ValueError("JSON document nests too deeply or is too large") from exc
+    except ValueError as exc:
         raise ValueError("not valid JSON") from exc
     if not within_bounds(value):
         raise ValueError("JSON document nests too deeply or is too large")

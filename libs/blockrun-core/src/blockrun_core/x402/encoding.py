@@ -7,7 +7,7 @@ import binascii
 import json
 from typing import Any
 
-from pydantic_core import from_json
+from blockrun_core._json import JSONDepthError, loads_untrusted
 
 __all__ = ["decode_b64_json", "encode_b64_json"]
 
@@ -34,8 +34,8 @@ def decode_b64_json(text: str) -> Any:
     except binascii.Error as exc:
         raise ValueError("x402 header is not base64-encoded JSON") from exc
     try:
-        return from_json(raw)
+        return loads_untrusted(raw)
+    except JSONDepthError as exc:
+        raise ValueError("x402 header JSON nests too deeply") from exc
     except ValueError as exc:
-        if "recursion limit" in str(exc):
-            raise ValueError("x402 header JSON nests too deeply") from exc
         raise ValueError("x402 header is not base64-encoded JSON") from exc
