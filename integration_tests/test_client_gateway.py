@@ -101,14 +101,17 @@ def test_failure_after_paying_never_pays_twice(
     assert len(set(gw.claimed_nonces)) <= 1
 
 
-def test_timeout_after_paying_resends_the_same_payment(gw: LocalGateway) -> None:
-    gw.inject(Fault.delay(0.6, phase="paid"))
-    with BlockRunClient(api_url=gw.url, wallet_key=HARDHAT_KEY, timeout=0.3) as client:
-        client._backoff_seconds = 0.01
-        with pytest.raises(PaymentInDoubtError):
-            client.chat(model=PAID, messages=HI)
-    # one signature only: the resends carried the same nonce and were refused as replays
-    assert len(set(gw.claimed_nonces)) == 1 and len(gw.payments) <= 1
+def test_timeout_after_paying_resends_the_same_payment() -> None:
+    # Its own gateway: the stalled request settles after the client gave up, and must
+    # not leak into the shared gateway's records of later tests.
+    with LocalGateway() as gw:
+        gw.inject(Fault.delay(0.6, phase="paid"))
+        with BlockRunClient(api_url=gw.url, wallet_key=HARDHAT_KEY, timeout=0.3) as client:
+            client._backoff_seconds = 0.01
+            with pytest.raises(PaymentInDoubtError):
+                client.chat(model=PAID, messages=HI)
+        # one signature only: the resends carried the same nonce and were refused as replays
+        assert len(set(gw.claimed_nonces)) == 1 and len(gw.payments) <= 1
 
 
 def test_transient_failure_before_claim_is_recovered_with_one_payment(

@@ -18,11 +18,10 @@ from .transport import USER_AGENT, adrive, async_performer, drive, make_timeout,
 from .wire import (
     ChatCompletion,
     SSEDecoder,
+    SSELineDecoder,
     StreamAssembler,
-    aiter_sse_lines,
     build_chat_body,
     encode_body,
-    iter_sse_lines,
 )
 from .x402 import PaymentPolicy, network_for_url
 
@@ -158,20 +157,31 @@ class _StreamReader:
         self._done = done
         self._info = info
         self._cost, _ = client._cost(done)
+        self._lines = SSELineDecoder()
         self._decoder = SSEDecoder()
         self._assembler = StreamAssembler()
         client.round_trips += done.round_trips
 
-    def feed(self, line: str) -> ChatChunk | None:
-        data = self._decoder.feed(line)
-        return None if data is None else self._chunk(data)
+    def feed(self, raw: bytes) -> list[ChatChunk]:
+        """The chunks completed by the next bytes of the response body."""
+        return self._chunks(self._lines.feed(raw))
 
-    def finish(self) -> ChatChunk | None:
-        """Flush the last event; raises ``StreamTruncatedError`` if the answer was cut."""
+    def finish(self) -> list[ChatChunk]:
+        """The last chunks; raises ``StreamTruncatedError`` if the answer was cut off."""
+        chunks = self._chunks(self._lines.flush())
         data = self._decoder.flush()
-        chunk = None if data is None else self._chunk(data)
+        if data is not None and (last := self._chunk(data)) is not None:
+            chunks.append(last)
         self._assembler.finish()
-        return chunk
+        return chunks
+
+    def _chunks(self, lines: list[str]) -> list[ChatChunk]:
+        chunks = []
+        for line in lines:
+            data = self._decoder.feed(line)
+            if data is not None and (chunk := self._chunk(data)) is not None:
+                chunks.append(chunk)
+        return chunks
 
     def _chunk(self, data: str) -> ChatChunk | None:
         delta = self._assembler.add(data)
@@ -231,13 +241,9 @@ class BlockRunClient(_ClientBase):
         done = drive(exchange.run(), self._perform)
         reader = _StreamReader(self, done, info)
         try:
-            for line in iter_sse_lines(done.response.iter_bytes()):
-                chunk = reader.feed(line)
-                if chunk is not None:
-                    yield chunk
-            last = reader.finish()
-            if last is not None:
-                yield last
+            for raw in done.response.iter_bytes():
+                yield from reader.feed(raw)
+            yield from reader.finish()
         except httpx.TransportError as exc:
             raise _cut(info.id, exc) from exc
         finally:
@@ -297,13 +303,11 @@ class AsyncBlockRunClient(_ClientBase):
         done = await adrive(exchange.run(), self._perform)
         reader = _StreamReader(self, done, info)
         try:
-            async for line in aiter_sse_lines(done.response.aiter_bytes()):
-                chunk = reader.feed(line)
-                if chunk is not None:
+            async for raw in done.response.aiter_bytes():
+                for chunk in reader.feed(raw):
                     yield chunk
-            last = reader.finish()
-            if last is not None:
-                yield last
+            for chunk in reader.finish():
+                yield chunk
         except httpx.TransportError as exc:
             raise _cut(info.id, exc) from exc
         finally:
