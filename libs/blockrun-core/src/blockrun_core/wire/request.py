@@ -8,21 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from blockrun_core.errors import ConfigurationError
-from blockrun_core.wire.types import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatMessage,
-    Choice,
-    ChoiceDelta,
-    ChunkChoice,
-    CompletionTokensDetails,
-    FunctionCall,
-    FunctionCallDelta,
-    PromptTokensDetails,
-    ToolCall,
-    ToolCallChunk,
-    Usage,
-)
+from blockrun_core.wire.types import WIRE_TYPES
 
 __all__ = [
     "CLIENT_ONLY_PARAMS",
@@ -41,21 +27,6 @@ CLIENT_ONLY_PARAMS = frozenset({"stream_options", "fallback_models", "routing_pr
 
 _SYSTEM_ROLES = frozenset({"system", "developer"})
 _RANGES = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0)}
-_WIRE_TYPES = (
-    ChatMessage,
-    ToolCall,
-    FunctionCall,
-    Usage,
-    PromptTokensDetails,
-    CompletionTokensDetails,
-    Choice,
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChunkChoice,
-    ChoiceDelta,
-    ToolCallChunk,
-    FunctionCallDelta,
-)
 
 
 def build_chat_body(
@@ -161,7 +132,7 @@ def _plain(value: Any) -> Any:
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
-    if isinstance(value, _WIRE_TYPES):
+    if isinstance(value, WIRE_TYPES):
         return value.to_dict()
     # Duck-typed pydantic models (LangChain, LlamaIndex and user types), without
     # importing pydantic here.

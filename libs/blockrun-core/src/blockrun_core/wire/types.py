@@ -30,6 +30,7 @@ __all__ = [
     "ToolCall",
     "ToolCallChunk",
     "Usage",
+    "WIRE_TYPES",
 ]
 
 _PREVIEW_CHARS = 200
@@ -733,3 +734,21 @@ class ChatCompletionChunk:
 
 
 _CHUNK_FIELDS = frozenset({"id", "object", "created", "model", "choices", "usage"})
+
+
+WIRE_TYPES = (
+    ChatMessage,
+    ToolCall,
+    FunctionCall,
+    Usage,
+    PromptTokensDetails,
+    CompletionTokensDetails,
+    Choice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChunkChoice,
+    ChoiceDelta,
+    ToolCallChunk,
+    FunctionCallDelta,
+)
+"""Every wire type; each has ``from_dict`` and ``to_dict``."""
