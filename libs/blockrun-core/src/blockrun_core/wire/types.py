@@ -17,6 +17,7 @@ from blockrun_core._json import loads_untrusted
 from blockrun_core.errors import UpstreamError
 
 __all__ = [
+    "WIRE_TYPES",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatMessage",
@@ -30,7 +31,6 @@ __all__ = [
     "ToolCall",
     "ToolCallChunk",
     "Usage",
-    "WIRE_TYPES",
 ]
 
 _PREVIEW_CHARS = 200
