@@ -523,3 +523,26 @@ async def test_async_client_follows_the_same_rules(gw: Gateway) -> None:
     ]
     assert "".join(pieces) == "ab"
     await client.aclose()
+
+
+class BrokenBody(httpx.SyncByteStream):
+    """A body that breaks off after its first bytes, and remembers being closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b'{"id": "c1", "cho'
+        raise httpx.ReadError("connection reset mid-body")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_body_broken_after_paying_is_closed_and_the_same_header_resent(gw: Gateway) -> None:
+    broken = BrokenBody()
+    gw.script = [quoted, httpx.Response(200, stream=broken), completion("recovered")]
+    result = ask(make_client(gw))
+    assert broken.closed
+    assert result.content == "recovered"
+    assert len(gw.signatures) == 2 and len(gw.distinct_signatures) == 1

@@ -31,7 +31,7 @@ from .errors import (
 )
 from .http_errors import error_from_response, parse_retry_after
 from .preauth import PreauthCache
-from .transport import Flow, Read, Send, Sleep
+from .transport import Close, Flow, Read, Send, Sleep
 from .x402 import (
     PaymentPolicy,
     PaymentReceipt,
@@ -102,13 +102,16 @@ class Exchange:
                 yield Sleep(self._delay)
                 self._delay = 0.0
             self.round_trips += 1
+            response: httpx.Response | None = None
             try:
-                response: httpx.Response = yield Send(
+                response = yield Send(
                     self.spec.url, self.spec.body, {**self.spec.headers, **headers}
                 )
                 if not (self.spec.stream and response.is_success):
                     yield Read(response)
             except httpx.TransportError as exc:
+                if response is not None:
+                    yield Close(response)  # the body broke off: release the connection
                 headers = self._after_transport_error(exc)
                 continue
             if response.is_success:

@@ -8,6 +8,7 @@ send the results back in. Transport errors are thrown into the generator, which 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ class Read:
 
 @dataclass(frozen=True, slots=True)
 class Close:
-    """Release a response's connection without reading the rest."""
+    """Release a response's connection without reading the rest; never raises."""
 
     response: httpx.Response
 
@@ -94,7 +95,9 @@ def sync_performer(http: httpx.Client) -> Callable[[Op], Any]:
         if isinstance(op, Read):
             return op.response.read()
         if isinstance(op, Close):
-            return op.response.close()
+            with contextlib.suppress(httpx.TransportError):
+                op.response.close()
+            return None
         return _sleep(op.seconds)
 
     return perform
@@ -110,7 +113,9 @@ def async_performer(http: httpx.AsyncClient) -> Callable[[Op], Awaitable[Any]]:
         if isinstance(op, Read):
             return await op.response.aread()
         if isinstance(op, Close):
-            return await op.response.aclose()
+            with contextlib.suppress(httpx.TransportError):
+                await op.response.aclose()
+            return None
         return await _async_sleep(op.seconds)
 
     return perform
