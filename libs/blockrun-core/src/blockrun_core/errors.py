@@ -16,6 +16,7 @@ __all__ = [
     "BudgetExceededError",
     "ConfigurationError",
     "ContextOverflowError",
+    "NoCapableModelError",
     "PaymentError",
     "PaymentInDoubtError",
     "PaymentInvalidError",
@@ -50,6 +51,14 @@ class ConfigurationError(BlockRunError, ValueError):
             message = f"{message} Did you mean: {', '.join(suggestions)}?"
         super().__init__(message)
         self.suggestions = tuple(suggestions)
+
+
+class NoCapableModelError(ConfigurationError):
+    """No model of the profile can serve the request; ``eliminated`` says who failed what."""
+
+    def __init__(self, message: str, *, eliminated: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.eliminated = tuple(eliminated)
 
 
 class PaymentError(BlockRunError):
