@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import httpx
 
 from .catalog import Catalog, ModelInfo, default_catalog, quote_micros
+from .chain import Served, walk
 from .config import Credentials, resolve_credentials
-from .errors import StreamTruncatedError, UpstreamError
+from .errors import NoCapableModelError, StreamTruncatedError
 from .exchange import CallSpec, Exchange, Exchanged
 from .preauth import PreauthCache
 from .results import ChatChunk, ChatResult, Payment
-from .transport import USER_AGENT, adrive, async_performer, drive, make_timeout, sync_performer
+from .router.types import Profile, RoutingDecision, resolve_profile
+from .routing_state import Cooldowns, SessionPins
+from .transport import (
+    USER_AGENT,
+    Flow,
+    adrive,
+    async_performer,
+    drive,
+    make_timeout,
+    sync_performer,
+)
 from .wire import (
-    ChatCompletion,
     SSEDecoder,
     SSELineDecoder,
     StreamAssembler,
@@ -43,6 +53,10 @@ class _ClientBase:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
         catalog: Catalog | None = None,
+        fallback_models: Sequence[str] = (),
+        allow_second_spend: bool = False,
+        cooldown_seconds: float = 60.0,
+        pin_sessions: bool = True,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -57,6 +71,11 @@ class _ClientBase:
         self._chat_url = self._credentials.api_url + "/v1/chat/completions"
         self._preauth = PreauthCache()
         self._backoff_seconds = 0.5
+        self.fallback_models = tuple(fallback_models)
+        self.allow_second_spend = allow_second_spend
+        self.pin_sessions = pin_sessions
+        self._cooldowns = Cooldowns(cooldown_seconds)
+        self._pins = SessionPins()
         self.round_trips = 0
 
     @property
@@ -90,7 +109,7 @@ class _ClientBase:
             headers["authorization"] = f"Bearer {self._credentials.api_key}"
         return headers
 
-    def _exchange(
+    def _plan(
         self,
         model: str,
         messages: Sequence[Message],
@@ -98,26 +117,79 @@ class _ClientBase:
         max_tokens: int,
         stream: bool,
         params: dict[str, Any],
-    ) -> tuple[Exchange, ModelInfo]:
-        info = self.catalog.get(model)
-        body = build_chat_body(
-            model=info.id, messages=messages, max_tokens=max_tokens, stream=stream, **params
-        )
-        paid = self._credentials.rail == "wallet" and not info.is_free
-        spec = CallSpec(
-            url=self._chat_url,
-            body=encode_body(body),
-            headers=self._request_headers(),
-            model=info.id,
+    ) -> tuple[Flow[Served], RoutingDecision | None]:
+        """The walk over the chain of models for one call, and the routing decision."""
+        fallback = params.pop("fallback_models", None)
+        session_id = params.pop("session_id", None)
+        cooling = self._cooldowns.active()
+        profile = resolve_profile(model)
+        decision = None
+        if profile is None:
+            ids = [model, *(self.fallback_models if fallback is None else fallback)]
+            chain = _ready(_unique(self.catalog.get(m) for m in ids), cooling)
+        else:
+            decision = self._route(profile, messages, max_tokens, params, cooling)
+            pinned = self._pins.get(session_id) if session_id and self.pin_sessions else None
+            ids = [pinned] if pinned in decision.candidates else []
+            ids += [*decision.candidates, *(fallback or ())]
+            chain = _unique(self.catalog.get(m) for m in ids)
+        single = len(chain) == 1
+
+        def start(info: ModelInfo) -> Exchange:
+            body = build_chat_body(
+                model=info.id, messages=messages, max_tokens=max_tokens, stream=stream, **params
+            )
+            paid = self._credentials.rail == "wallet" and not info.is_free
+            spec = CallSpec(
+                url=self._chat_url,
+                body=encode_body(body),
+                headers=self._request_headers(),
+                model=info.id,
+                stream=stream,
+                credentials=self._credentials,
+                policy=self.payment_policy,
+                network=self._network,
+                local_quote_micros=quote_micros(info, body) if paid else 0,
+                max_retries=self.max_retries if single else 0,
+                backoff_seconds=self._backoff_seconds,
+            )
+            return Exchange(spec, self._preauth)
+
+        flow = walk(
+            chain,
+            start,
             stream=stream,
-            credentials=self._credentials,
-            policy=self.payment_policy,
-            network=self._network,
-            local_quote_micros=quote_micros(info, body) if paid else 0,
-            max_retries=self.max_retries,
-            backoff_seconds=self._backoff_seconds,
+            cooldowns=self._cooldowns,
+            pins=self._pins,
+            session_id=session_id if profile is not None and self.pin_sessions else None,
+            allow_second_spend=self.allow_second_spend,
         )
-        return Exchange(spec, self._preauth), info
+        return flow, decision
+
+    def _route(
+        self,
+        profile: Profile,
+        messages: Sequence[Message],
+        max_tokens: int,
+        params: Mapping[str, Any],
+        cooling: frozenset[str],
+    ) -> RoutingDecision:
+        from .router import route
+
+        options: dict[str, Any] = {
+            "profile": profile,
+            "tools": params.get("tools"),
+            "tool_choice": params.get("tool_choice"),
+            "response_format": params.get("response_format"),
+            "max_tokens": max_tokens,
+            "catalog": self.catalog,
+        }
+        try:
+            return route(messages, exclude=cooling, **options)
+        except NoCapableModelError:
+            if not cooling:
+                raise
+            return route(messages, **options)  # a model cooling down beats no model at all
 
     def _cost(self, done: Exchanged) -> tuple[float | None, Payment | None]:
         if self._credentials.rail == "account":
@@ -128,39 +200,47 @@ class _ClientBase:
         payment = Payment(paid.amount_micros, paid.network, paid.payer, paid.pay_to)
         return payment.amount_usd, payment
 
-    def _result(self, done: Exchanged, info: ModelInfo, completion: ChatCompletion) -> ChatResult:
-        self.round_trips += done.round_trips
-        if not completion.choices:
-            raise UpstreamError(
-                f"{info.id}: the gateway answered 200 with no choices"
-                + (" after the payment was accepted." if done.payment else "."),
-                status_code=done.response.status_code,
-                code="EMPTY_RESPONSE",
-            )
+    def _result(self, served: Served, decision: RoutingDecision | None) -> ChatResult:
+        done = served.done
+        self.round_trips += served.round_trips
+        assert served.completion is not None
         cost, payment = self._cost(done)
         return ChatResult(
-            response=completion,
-            requested_model=info.id,
+            response=served.completion,
+            requested_model=served.info.id,
             cost_usd=cost,
             payment=payment,
             receipt=done.receipt,
-            round_trips=done.round_trips,
+            round_trips=served.round_trips,
             request_id=done.response.headers.get("x-blockrun-request-id"),
+            routing=decision,
+            attempts=served.attempts,
         )
+
+
+def _unique(infos: Iterable[ModelInfo]) -> tuple[ModelInfo, ...]:
+    return tuple({info.id: info for info in infos}.values())
+
+
+def _ready(chain: tuple[ModelInfo, ...], cooling: frozenset[str]) -> tuple[ModelInfo, ...]:
+    """The chain without models cooling down, unless that would leave nothing to try."""
+    return tuple(info for info in chain if info.id not in cooling) or chain
 
 
 class _StreamReader:
     """Turns SSE lines of one paid or free stream into chunks; shared by sync and async."""
 
-    def __init__(self, client: _ClientBase, done: Exchanged, info: ModelInfo) -> None:
-        self._client = client
-        self._done = done
-        self._info = info
-        self._cost, _ = client._cost(done)
+    def __init__(
+        self, client: _ClientBase, served: Served, decision: RoutingDecision | None
+    ) -> None:
+        self._done = served.done
+        self._info = served.info
+        self._routing = decision
+        self._cost, _ = client._cost(served.done)
         self._lines = SSELineDecoder()
         self._decoder = SSEDecoder()
         self._assembler = StreamAssembler()
-        client.round_trips += done.round_trips
+        client.round_trips += served.round_trips
 
     def feed(self, raw: bytes) -> list[ChatChunk]:
         """The chunks completed by the next bytes of the response body."""
@@ -196,6 +276,7 @@ class _StreamReader:
             model=delta.model or self._info.id,
             cost_usd=self._cost,
             receipt=self._done.receipt,
+            routing=self._routing,
         )
 
 
@@ -220,11 +301,10 @@ class BlockRunClient(_ClientBase):
         **params: Any,
     ) -> ChatResult:
         """One chat completion; OpenAI parameters (``tools``, ``temperature``...) pass through."""
-        exchange, info = self._exchange(
+        flow, decision = self._plan(
             model, messages, max_tokens=max_tokens, stream=False, params=params
         )
-        done = drive(exchange.run(), self._perform)
-        return self._result(done, info, ChatCompletion.from_json(done.response.content))
+        return self._result(drive(flow, self._perform), decision)
 
     def stream(
         self,
@@ -235,11 +315,12 @@ class BlockRunClient(_ClientBase):
         **params: Any,
     ) -> Iterator[ChatChunk]:
         """Stream a chat completion chunk by chunk; the payment is made before the first one."""
-        exchange, info = self._exchange(
+        flow, decision = self._plan(
             model, messages, max_tokens=max_tokens, stream=True, params=params
         )
-        done = drive(exchange.run(), self._perform)
-        reader = _StreamReader(self, done, info)
+        served = drive(flow, self._perform)
+        done, info = served.done, served.info
+        reader = _StreamReader(self, served, decision)
         try:
             for raw in done.response.iter_bytes():
                 yield from reader.feed(raw)
@@ -282,11 +363,10 @@ class AsyncBlockRunClient(_ClientBase):
         **params: Any,
     ) -> ChatResult:
         """One chat completion; OpenAI parameters (``tools``, ``temperature``...) pass through."""
-        exchange, info = self._exchange(
+        flow, decision = self._plan(
             model, messages, max_tokens=max_tokens, stream=False, params=params
         )
-        done = await adrive(exchange.run(), self._perform)
-        return self._result(done, info, ChatCompletion.from_json(done.response.content))
+        return self._result(await adrive(flow, self._perform), decision)
 
     async def stream(
         self,
@@ -297,11 +377,12 @@ class AsyncBlockRunClient(_ClientBase):
         **params: Any,
     ) -> AsyncIterator[ChatChunk]:
         """Stream a chat completion chunk by chunk; the payment is made before the first one."""
-        exchange, info = self._exchange(
+        flow, decision = self._plan(
             model, messages, max_tokens=max_tokens, stream=True, params=params
         )
-        done = await adrive(exchange.run(), self._perform)
-        reader = _StreamReader(self, done, info)
+        served = await adrive(flow, self._perform)
+        done, info = served.done, served.info
+        reader = _StreamReader(self, served, decision)
         try:
             async for raw in done.response.aiter_bytes():
                 for chunk in reader.feed(raw):

@@ -142,7 +142,12 @@ class BudgetExceededError(PaymentError):
 
 
 class UpstreamError(BlockRunError):
-    """The gateway or the model behind it answered with an error."""
+    """The gateway or the model behind it answered with an error.
+
+    ``paid_usd`` is what the failed call was charged (a paid but empty answer), else 0.
+    """
+
+    paid_usd: float = 0.0
 
     def __init__(self, message: str, *, status_code: int | None, code: str | None = None) -> None:
         super().__init__(message)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import AttemptFailure
+from .router.types import RoutingDecision
 from .wire import ChatCompletion, ToolCall, ToolCallDelta, Usage
 from .x402 import PaymentReceipt
 
@@ -40,6 +42,15 @@ class ChatResult:
     receipt: PaymentReceipt | None
     round_trips: int
     request_id: str | None = None
+    routing: RoutingDecision | None = None
+    attempts: tuple[AttemptFailure, ...] = ()
+
+    @property
+    def savings(self) -> float | None:
+        """The fraction saved against the routing baseline, from what was actually paid."""
+        if self.routing is None or self.cost_usd is None or self.routing.baseline_cost_usd <= 0:
+            return None
+        return max(0.0, 1.0 - self.cost_usd / self.routing.baseline_cost_usd)
 
     @property
     def model(self) -> str:
@@ -88,3 +99,4 @@ class ChatChunk:
     model: str
     cost_usd: float | None
     receipt: PaymentReceipt | None
+    routing: RoutingDecision | None = None
