@@ -19,7 +19,7 @@ from blockrun_core.catalog.quote import FEE_MICROS, MIN_CHARGE_MICROS
 from blockrun_core.errors import ConfigurationError
 
 from .classifier import classify
-from .filters import Chain, Needs, select
+from .filters import Chain, Needs, select, unmet_need
 from .tiers import TABLES, TierTable, table_for
 from .types import PROFILES, TIERS, Profile, RouteRequest, RoutingDecision, Tier, resolve_profile
 
@@ -303,6 +303,7 @@ def route(
     max_tokens: int = 1024,
     exclude: Collection[str] | None = None,
     catalog: Catalog | None = None,
+    pinned: str | None = None,
 ) -> RoutingDecision:
     """Choose the model for a chat request under a routing profile.
 
@@ -310,7 +311,9 @@ def route(
     Requests with tools (and ``tool_choice`` other than ``"none"``) route on the agentic
     table; models that cannot serve the request (tools, images, structured output,
     context) are dropped, and ``exclude`` (models in cooldown) is avoided when others
-    can serve. Raises ``ConfigurationError`` for an unknown profile and
+    can serve. ``pinned`` (the model a session started with) goes first while it can
+    serve the request and is not excluded. Raises ``ConfigurationError`` for an unknown
+    profile and
     ``NoCapableModelError`` when no model of the profile can serve the request.
     """
     resolved = resolve_profile(profile) if isinstance(profile, str) else None
@@ -340,6 +343,14 @@ def route(
         max_tokens,
     )
     candidates, excluded = select(chain, pool, needs, exclude, profile=resolved)
+    signals = classification.signals
+    if (
+        pinned is not None
+        and pinned != candidates[0]
+        and _can_keep(index, pinned, resolved, needs, exclude)
+    ):
+        candidates = (pinned, *(m for m in candidates if m != pinned))
+        signals = (*signals, f"kept on {pinned}, pinned to this session")
 
     model = candidates[0]
     priced_tokens = -(-(chars + image_chars) // 4)
@@ -350,11 +361,28 @@ def route(
         tier=tier,
         profile=resolved,
         confidence=classification.confidence,
-        signals=classification.signals,
+        signals=signals,
         candidates=candidates,
         estimated_cost_usd=estimate / 1_000_000,
         baseline_cost_usd=baseline / 1_000_000,
         savings=max(0.0, 1.0 - estimate / baseline) if baseline else 0.0,
         agentic=agentic,
         excluded=excluded,
+    )
+
+
+def _can_keep(
+    index: _Index,
+    model_id: str,
+    profile: Profile,
+    needs: Needs,
+    exclude: Collection[str] | None,
+) -> bool:
+    """Whether a session's pinned model may serve this request too."""
+    model = _find(index.catalog, model_id)
+    return (
+        model is not None
+        and (model.is_free or profile != "free")
+        and not (exclude and model_id in exclude)
+        and unmet_need(model, needs) is None
     )
