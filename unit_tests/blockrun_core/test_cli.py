@@ -187,16 +187,23 @@ def _readme_python_blocks() -> list[str]:
 def test_readme_examples_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    quick_start, local_gateway = _readme_python_blocks()[:2]
-    (tmp_path / "quick_start.py").write_text(quick_start)
-    (tmp_path / "local_gateway.py").write_text(local_gateway)
-    runpy.run_path(str(tmp_path / "local_gateway.py"))
+    quick_start, routing, local_gateway = _readme_python_blocks()[:3]
+    for name, code in (
+        ("quick_start", quick_start),
+        ("routing", routing),
+        ("local", local_gateway),
+    ):
+        (tmp_path / f"{name}.py").write_text(code)
+    runpy.run_path(str(tmp_path / "local.py"))
     with LocalGateway() as gw:
         monkeypatch.setenv("BLOCKRUN_API_URL", gw.url)
         monkeypatch.setenv("BLOCKRUN_WALLET_KEY", HARDHAT_KEY)
         runpy.run_path(str(tmp_path / "quick_start.py"))
         assert len(gw.payments) == 2  # the paid call and the paid stream
-    assert "84" in capsys.readouterr().out
+        runpy.run_path(str(tmp_path / "routing.py"))
+        assert len(gw.payments) == 3
+    out = capsys.readouterr().out
+    assert "84" in out and "REASONING" in out
 
 
 def test_ci_runs_the_readme_test_command() -> None:

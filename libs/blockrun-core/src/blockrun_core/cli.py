@@ -1,4 +1,4 @@
-"""The ``blockrun`` command: a demo, a local gateway, the model catalog and wallet tools.
+"""The ``blockrun`` command: a demo, a local gateway, the model catalog, routing, wallet tools.
 
 Only argparse and the error tree are imported up front so ``blockrun --help`` stays fast;
 each command imports what it needs. Output is plain text, tables aligned by hand.
@@ -17,6 +17,7 @@ from .errors import BlockRunError, ConfigurationError, UpstreamError
 
 if TYPE_CHECKING:
     from .catalog import ModelInfo
+    from .router import RoutingDecision
     from .wire import Usage
     from .x402 import PaymentReceipt
 
@@ -215,6 +216,136 @@ def _cmd_models(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- route
+
+# A sample tool and image for --tools/--image: routing reads only that they are present.
+_ROUTE_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "lookup",
+        "description": "Look something up.",
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string"}},
+            "required": ["query"],
+        },
+    },
+}
+_ROUTE_IMAGE = "data:image/png;base64,iVBORw0KGgo="
+_JSONL_FIELDS = (
+    "tier",
+    "model",
+    "confidence",
+    "signals",
+    "candidates",
+    "estimated_cost_usd",
+    "baseline_cost_usd",
+    "savings",
+)
+
+
+def _route_one(args: argparse.Namespace, prompt: str) -> RoutingDecision:
+    from .router import route
+
+    content: Any = prompt
+    if args.image:
+        content = [
+            {"type": "text", "text": prompt},
+            {"type": "image_url", "image_url": {"url": _ROUTE_IMAGE}},
+        ]
+    return route(
+        [{"role": "user", "content": content}],
+        profile=args.profile,
+        tools=[_ROUTE_TOOL] if args.tools else None,
+        response_format={"type": "json_object"} if args.json_output else None,
+        max_tokens=args.max_tokens,
+    )
+
+
+def _explain(out: Output, decision: RoutingDecision) -> None:
+    from .router import BASELINE_MODEL
+
+    table = "agentic (the request carries tools)" if decision.agentic else "standard"
+    cost = decision.estimated_cost_usd
+    rows = [
+        ("profile", f"{decision.profile}, {table} table"),
+        ("tier", f"{decision.tier} (confidence {decision.confidence:.2f})"),
+        ("signals", "; ".join(decision.signals) or "-"),
+        ("model", decision.model),
+        *(
+            ("chain" if i == 1 else "", f"{i}. {model}")
+            for i, model in enumerate(decision.candidates, 1)
+        ),
+        ("cost", f"{_usd(decision.estimated_cost_usd)} estimated" if cost else "free"),
+        ("baseline", f"{_usd(decision.baseline_cost_usd)} on {BASELINE_MODEL}"),
+        ("savings", f"{decision.savings:.1%}"),
+        *(
+            ("excluded" if i == 0 else "", f"{model}: {reason}")
+            for i, (model, reason) in enumerate(decision.excluded)
+        ),
+    ]
+    if not decision.excluded:
+        rows.append(("excluded", "-"))
+    for label, value in rows:
+        out.line(f"{label:<10}{value}".rstrip())
+
+
+def _route_jsonl(args: argparse.Namespace, out: Output) -> int:
+    import json
+
+    from .errors import NoCapableModelError
+
+    path: str = args.jsonl
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    failed = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            item = None
+        if not isinstance(item, dict) or not isinstance(item.get("prompt"), str):
+            raise ConfigurationError(
+                f"{path}:{number}: expected a JSON object with a string 'prompt'."
+            )
+        row: dict[str, Any] = {"id": item.get("id", number)}
+        try:
+            decision = _route_one(args, item["prompt"]).to_dict()
+        except NoCapableModelError as exc:
+            failed += 1
+            row["error"] = exc.message
+        else:
+            row.update((key, decision[key]) for key in _JSONL_FIELDS)
+        out.line(json.dumps(row, ensure_ascii=False))
+    return 1 if failed else 0
+
+
+def _cmd_route(args: argparse.Namespace, out: Output) -> int:
+    if args.eval is not None:
+        from .router.evaluate import main as evaluate
+
+        split = ["--split", args.split] if args.split else []
+        return evaluate([args.eval, *split, *(["--misses"] if args.misses else [])])
+    if args.split is not None or args.misses:
+        raise ConfigurationError("--split and --misses go with --eval FILE.")
+    if args.jsonl is not None:
+        return _route_jsonl(args, out)
+    if args.prompt is None:
+        return _usage(args.route_parser)
+    decision = _route_one(args, args.prompt)
+    if args.json:
+        import json
+
+        out.line(json.dumps(decision.to_dict(), ensure_ascii=False))
+    else:
+        _explain(out, decision)
+    return 0
+
+
 # --------------------------------------------------------------------------- wallet
 
 
@@ -310,6 +441,35 @@ def _build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     gateway.add_argument("--port", type=int, default=8402, help="port to listen on (8402)")
     command("models", _cmd_models, "list the model catalog: pricing, context, capabilities")
+
+    route = command(
+        "route",
+        _cmd_route,
+        "explain which model the router picks for a prompt, and why (no call is made)",
+    )
+    source = route.add_mutually_exclusive_group()
+    source.add_argument("prompt", nargs="?", help="the prompt to route")
+    source.add_argument(
+        "--jsonl",
+        metavar="FILE",
+        help='route each line {"id", "prompt"} of FILE (- for stdin); one JSON line out each',
+    )
+    source.add_argument("--eval", metavar="FILE", help="score the router on a labelled prompt set")
+    route.add_argument("--split", choices=("tune", "holdout"), help="with --eval: which split")
+    route.add_argument(
+        "--misses", action="store_true", help="with --eval: list the misrouted prompts"
+    )
+    route.add_argument("--profile", default="auto", help="auto (default), eco, premium or free")
+    route.add_argument("--tools", action="store_true", help="the request carries a tool")
+    route.add_argument("--image", action="store_true", help="the request carries an image")
+    route.add_argument(
+        "--json-output", action="store_true", help="the request asks for a JSON object"
+    )
+    route.add_argument(
+        "--max-tokens", type=int, default=1024, metavar="N", help="max_tokens (1024)"
+    )
+    route.add_argument("--json", action="store_true", help="print the decision as JSON")
+    route.set_defaults(route_parser=route)
 
     wallet = commands.add_parser("wallet", help="create or show the x402 wallet")
     wallet.set_defaults(handler=lambda _args, _out: _usage(wallet))

@@ -11,7 +11,7 @@ import httpx
 from .catalog import Catalog, ModelInfo, default_catalog, quote_micros
 from .chain import Served, walk
 from .config import Credentials, resolve_credentials
-from .errors import NoCapableModelError, StreamTruncatedError
+from .errors import StreamTruncatedError
 from .exchange import CallSpec, Exchange, Exchanged
 from .preauth import PreauthCache
 from .results import ChatChunk, ChatResult, Payment
@@ -128,10 +128,9 @@ class _ClientBase:
             ids = [model, *(self.fallback_models if fallback is None else fallback)]
             chain = _ready(_unique(self.catalog.get(m) for m in ids), cooling)
         else:
-            decision = self._route(profile, messages, max_tokens, params, cooling)
             pinned = self._pins.get(session_id) if session_id and self.pin_sessions else None
-            ids = [pinned] if pinned in decision.candidates else []
-            ids += [*decision.candidates, *(fallback or ())]
+            decision = self._route(profile, messages, max_tokens, params, cooling, pinned)
+            ids = [*decision.candidates, *(fallback or ())]
             chain = _unique(self.catalog.get(m) for m in ids)
         single = len(chain) == 1
 
@@ -173,23 +172,21 @@ class _ClientBase:
         max_tokens: int,
         params: Mapping[str, Any],
         cooling: frozenset[str],
+        pinned: str | None,
     ) -> RoutingDecision:
         from .router import route
 
-        options: dict[str, Any] = {
-            "profile": profile,
-            "tools": params.get("tools"),
-            "tool_choice": params.get("tool_choice"),
-            "response_format": params.get("response_format"),
-            "max_tokens": max_tokens,
-            "catalog": self.catalog,
-        }
-        try:
-            return route(messages, exclude=cooling, **options)
-        except NoCapableModelError:
-            if not cooling:
-                raise
-            return route(messages, **options)  # a model cooling down beats no model at all
+        return route(
+            messages,
+            profile=profile,
+            tools=params.get("tools"),
+            tool_choice=params.get("tool_choice"),
+            response_format=params.get("response_format"),
+            max_tokens=max_tokens,
+            exclude=cooling,
+            catalog=self.catalog,
+            pinned=pinned,
+        )
 
     def _cost(self, done: Exchanged) -> tuple[float | None, Payment | None]:
         if self._credentials.rail == "account":
