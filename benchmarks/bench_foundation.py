@@ -430,14 +430,18 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_calls(counts.calls, gw)
             rows += bench_cold_process(counts.cold, gw, env)
 
-    table = render(rows, counts, today)
-    print(table)
-    out = args.out or (None if args.smoke else RESULTS_DIR / f"foundation-{today}.md")
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
-        print(f"written to {out}")
+    publish(render(rows, counts, today), args.out, None if args.smoke else f"foundation-{today}")
     return 0
+
+
+def publish(table: str, out: Path | None, default_name: str | None) -> None:
+    """Print a results table and write it to ``out`` or ``results/<default_name>.md``."""
+    print(table)
+    path = out or (RESULTS_DIR / f"{default_name}.md" if default_name else None)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(table)
+        print(f"written to {path}")
 
 
 if __name__ == "__main__":

@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_foundation import _machine, p95, paired
+from bench_foundation import _machine, p95, paired, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_SET = ROOT / "evaluation" / "router_prompts.jsonl"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PROFILE = "auto"
 MAX_TOKENS = 1024
 TOOL = {
@@ -322,12 +321,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, breakdown, source, n_short = bench(counts)
     table = render(rows, breakdown, counts, source, n_short, today)
-    print(table)
-    out = args.out or (None if args.smoke else RESULTS_DIR / f"router-{today}.md")
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
-        print(f"written to {out}")
+    publish(table, args.out, None if args.smoke else f"router-{today}")
     return 0
 
 
