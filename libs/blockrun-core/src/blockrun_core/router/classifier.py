@@ -116,6 +116,23 @@ _WORD_COUNT = re.compile(
 # A quoted snippet ('happy', «algorithme», 「定理」); _quotes_snippet skips apostrophes.
 _QUOTED = re.compile(r"""['"`«„“「『][^'"`»“”」』\n]{1,80}['"`»“”」』](?![^\W\d_])""")
 _CODE_HINTS = ("{", "}", ";", "=", "()", "->", "=>", "</", "def ", "return ", "import ")
+# The hints grouped by a character each of them contains ("" is in every text).
+_CODE_HINT_PROBES = (
+    ("{", ("{",)),
+    ("}", ("}",)),
+    (";", (";",)),
+    ("=", ("=",)),
+    ("(", ("()",)),
+    (">", ("->", "=>")),
+    ("<", ("</",)),
+    ("", ("def ", "return ", "import ")),
+)
+if sorted(hint for _, hints in _CODE_HINT_PROBES for hint in hints) != sorted(_CODE_HINTS) or any(
+    probe not in hint or (len(hints[0]) == 2) != (len(hint) == 2 and hint.count(probe) == 1)
+    for probe, hints in _CODE_HINT_PROBES
+    for hint in hints
+):
+    raise RuntimeError("_CODE_HINT_PROBES must cover _CODE_HINTS")
 _AND = (" and ", " und ", " y ", " e ", " et ", " и ", "和", "及", " و")
 _LIST_OPENERS = (
     "including", "inklusive", "einschließlich", "incluyendo", "incluindo", "y compris",
@@ -152,10 +169,11 @@ def _split_instruction(text: str) -> tuple[str, str]:
 def _enumerated(low: str) -> int:
     """Parts listed in an instruction: "a policy: x, y, z and w" -> 4 (the sentence after
     the first colon or "including"), or a Chinese or Japanese 、-separated list."""
-    items = low.count("、") + 1 if low.count("、") >= 2 else 0
+    commas = low.count("、")
+    items = commas + 1 if commas >= 2 else 0
     colon = max(low.find(":"), low.find("："))
     if colon < 0:
-        colon = max(low.find(opener) for opener in _LIST_OPENERS)
+        colon = max(map(low.find, _LIST_OPENERS))
     if colon < 0:
         return items
     rest = low[colon : colon + 400]
@@ -163,19 +181,51 @@ def _enumerated(low: str) -> int:
     if end > 0:
         rest = rest[:end]
     separators = rest.count(", ") + rest.count("，") + rest.count("、") + rest.count("،")
-    listed = separators + rest.count("; ") + any(word in rest for word in _AND) + 1
+    listed = separators + rest.count("; ") + any(map(rest.__contains__, _AND)) + 1
     return max(items, listed)
 
 
 def _code_lines(text: str) -> int:
     """Lines inside ``` fences, or lines of an unfenced paste that looks like code."""
-    if text.count("```") >= 2:
+    if "`" in text and text.count("```") >= 2:
         return max(text.count("\n", text.find("```"), text.rfind("```")) - 1, 1)
     lines = text.count("\n")
     if lines < 3:
         return 0
-    hits = sum(text.count(hint) for hint in _CODE_HINTS)
-    return lines if hits >= max(4, lines // 2) else 0
+    # lines if sum(text.count(hint) for hint in _CODE_HINTS) reaches the threshold, but
+    # counting only hints whose probe character occurs (a presence test is far cheaper
+    # than a count, and prose holds few of them) and stopping once the threshold is met.
+    threshold = max(4, lines // 2)
+    hits = 0
+    for probe, hints in _CODE_HINT_PROBES:
+        if probe in text:
+            if len(hints[0]) == 2:
+                hits += _pair_count(text, probe, hints)
+            else:
+                for hint in hints:
+                    hits += text.count(hint)
+            if hits >= threshold:
+                return lines
+    return 0
+
+
+def _pair_count(text: str, probe: str, pairs: tuple[str, ...]) -> int:
+    """``sum(text.count(pair) for pair in pairs)`` for two-character ``pairs`` holding
+    ``probe`` once: found at the probe's few occurrences (a two-character count scans
+    slowly), or by counting when there are many."""
+    found = 0
+    seen = 0
+    at = text.find(probe)
+    while at >= 0:
+        seen += 1
+        if seen > 8:
+            return sum(map(text.count, pairs))
+        for pair in pairs:
+            start = at - pair.index(probe)
+            if start >= 0 and text.startswith(pair, start):
+                found += 1
+        at = text.find(probe, at + 1)
+    return found
 
 
 def _is_arithmetic(low: str) -> bool:
@@ -315,6 +365,40 @@ _CONF_SLOPE = 1.15
 _CONF_BIAS = 0.3
 
 
+# A turn's scores by its size in tokens, before its cues (see _Turn).
+_SIZE_SCORES: tuple[_Weights, ...] = (
+    (1.0, 0.0, 0.0, 0.0),  # <= 8 tokens
+    (1.1, 0.5, 0.0, 0.0),  # <= 16
+    (0.6, 0.9, 0.0, 0.0),  # <= 30
+    (0.0, 1.0, 0.4, 0.0),  # <= 70
+    (0.0, 1.2, 0.6, 0.0),
+)
+_CUE_SCORES: dict[int, tuple[_Weights, tuple[str, ...]]] = {}
+
+
+def _cue_scores(size: int, bits: int) -> tuple[_Weights, tuple[str, ...]]:
+    """A turn's scores from its size and cue bits, and the cues' reasons."""
+    scores = list(_SIZE_SCORES[size])
+    reasons: list[str] = []
+    # MEDIUM cues saturate: code + prose + explanation is not "more MEDIUM" than code.
+    medium_top = medium_sum = 0.0
+    rest = bits
+    while rest:
+        bit = rest & -rest
+        rest ^= bit
+        weights, reason = _ROWS[bit]
+        scores[0] += weights[0]
+        scores[2] += weights[2]
+        scores[3] += weights[3]
+        medium_sum += weights[1]
+        if weights[1] > medium_top:
+            medium_top = weights[1]
+        if reason:
+            reasons.append(reason)
+    scores[1] += medium_top + 0.2 * (medium_sum - medium_top)
+    return (scores[0], scores[1], scores[2], scores[3]), tuple(reasons)
+
+
 class _Turn:
     """One user turn's tier scores, cue bits and reasons."""
 
@@ -335,34 +419,26 @@ class _Turn:
         # True SIMPLE prompts carry their own cues (greeting, lookup, arithmetic ...), so
         # shortness alone must not outweigh an explicit task.
         if tokens <= 8:
-            scores = [1.0, 0.0, 0.0, 0.0]
+            size = 0
             reasons.append(f"short prompt ({tokens} tokens)")
         elif tokens <= 16:
-            scores = [1.1, 0.5, 0.0, 0.0]
+            size = 1
         elif tokens <= 30:
-            scores = [0.6, 0.9, 0.0, 0.0]
+            size = 2
         elif tokens <= 70:
-            scores = [0.0, 1.0, 0.4, 0.0]
+            size = 3
         else:
-            scores = [0.0, 1.2, 0.6, 0.0]
-        self.scores = scores
-
-        # MEDIUM cues saturate: code + prose + explanation is not "more MEDIUM" than code.
-        medium_top = medium_sum = 0.0
-        rest = bits
-        while rest:
-            bit = rest & -rest
-            rest ^= bit
-            weights, reason = _ROWS[bit]
-            scores[0] += weights[0]
-            scores[2] += weights[2]
-            scores[3] += weights[3]
-            medium_sum += weights[1]
-            if weights[1] > medium_top:
-                medium_top = weights[1]
-            if reason:
-                reasons.append(reason)
-        scores[1] += medium_top + 0.2 * (medium_sum - medium_top)
+            size = 4
+        # The scores so far depend on the size and the bits alone: computed once each.
+        cue_key = bits << 3 | size
+        cued = _CUE_SCORES.get(cue_key)
+        if cued is None:
+            cued = _cue_scores(size, bits)
+            if len(_CUE_SCORES) >= 4_096:
+                _CUE_SCORES.clear()
+            _CUE_SCORES[cue_key] = cued
+        scores = self.scores = list(cued[0])
+        reasons.extend(cued[1])
 
         if bits & _GREETING and tokens > 12:
             scores[0] -= 1.2  # "thanks, now design ..." is not small talk
@@ -520,7 +596,7 @@ def classify(request: RouteRequest) -> Classification:
     if tools:
         floor = max(floor, _TOOLS_FLOOR)
         scores[_M] += 0.5
-        steps = sum(turn.low.count(mark) for mark in _STEP_MARKS)
+        steps = sum(map(turn.low.count, _STEP_MARKS))
         if bits & _AGENTIC and steps >= 2:
             scores[_C] += 2.8  # several actions to carry out with tools: an agent run
         elif bits & _AGENTIC or steps >= 2:
@@ -550,8 +626,11 @@ def classify(request: RouteRequest) -> Classification:
         # A tie between tiers with real evidence goes up: under-routing costs more.
         if scores[tier] > scores[best] or (scores[tier] == scores[best] > 0):
             best = tier
-    runner_up = max(scores[tier] for tier in range(floor, 4) if tier != best)
+    runner_up = -math.inf  # max() of the other tiers' scores (floor <= _M: never empty)
+    for tier in range(floor, 4):
+        if tier != best and scores[tier] > runner_up:
+            runner_up = scores[tier]
     margin = scores[best] - runner_up
     confidence = 1.0 / (1.0 + math.exp(-(_CONF_SLOPE * margin + _CONF_BIAS)))
     chosen: Tier = TIERS[best]
-    return Classification(tier=chosen, confidence=confidence, signals=tuple(signals))
+    return Classification(chosen, confidence, tuple(signals))

@@ -21,7 +21,17 @@ from blockrun_core.errors import ConfigurationError
 from .classifier import classify
 from .filters import Chain, Needs, select, unmet_need
 from .tiers import TABLES, TierTable, table_for
-from .types import PROFILES, TIERS, Profile, RouteRequest, RoutingDecision, Tier, resolve_profile
+from .types import (
+    _PROFILE_IDS,
+    PROFILES,
+    TIERS,
+    Profile,
+    RouteRequest,
+    RoutingDecision,
+    Tier,
+    _decision,
+    resolve_profile,
+)
 
 __all__ = ["BASELINE_MODEL", "IMAGE_TOKENS", "Features", "measure", "route"]
 
@@ -132,10 +142,15 @@ def _tool_calls_chars(calls: Any) -> int:
     return chars
 
 
+# What ``json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)``
+# builds per call, built once (an encoder keeps no state between calls).
+_TOOLS_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def _json_chars(value: Any) -> int:
     """Compact JSON size of tool schemas (what the gateway counts); 0 if not serialisable."""
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        text = _TOOLS_ENCODER.encode(value)
     except (TypeError, ValueError):
         return 0
     return len(text) if text.isascii() else _utf8_len(text)
@@ -316,7 +331,10 @@ def route(
     profile and
     ``NoCapableModelError`` when no model of the profile can serve the request.
     """
-    resolved = resolve_profile(profile) if isinstance(profile, str) else None
+    # A profile spelled as its id ("auto", "blockrun/eco") needs no normalising.
+    resolved = _PROFILE_IDS.get(profile) if profile.__class__ is str else None
+    if resolved is None and isinstance(profile, str):
+        resolved = resolve_profile(profile)
     if resolved is None:
         raise ConfigurationError(
             f"Unknown routing profile {profile!r}; use one of "
@@ -356,18 +374,18 @@ def route(
     priced_tokens = -(-(chars + image_chars) // 4)
     estimate = index.prices[model].micros(priced_tokens, max_tokens)
     baseline = index.baseline.micros(priced_tokens, max_tokens)
-    return RoutingDecision(
-        model=model,
-        tier=tier,
-        profile=resolved,
-        confidence=classification.confidence,
-        signals=signals,
-        candidates=candidates,
-        estimated_cost_usd=estimate / 1_000_000,
-        baseline_cost_usd=baseline / 1_000_000,
-        savings=max(0.0, 1.0 - estimate / baseline) if baseline else 0.0,
-        agentic=agentic,
-        excluded=excluded,
+    return _decision(
+        model,
+        tier,
+        resolved,
+        classification.confidence,
+        signals,
+        candidates,
+        estimate / 1_000_000,
+        baseline / 1_000_000,
+        max(0.0, 1.0 - estimate / baseline) if baseline else 0.0,
+        agentic,
+        excluded,
     )
 
 

@@ -836,6 +836,25 @@ def _has_maths(raw: bytes, classes: bytes) -> bool:
 def scan(low: str) -> tuple[int, bytes, int]:
     """Concept bits mentioned in lower-cased ``low`` (with :data:`NOTATION`), ``low`` as
     UTF-8, and how many CJK and Hangul characters it holds."""
+    if low.isascii():
+        # The common case, inlined: no scripts to classify, no stems, no bigrams.
+        raw = low.encode()
+        tokens = raw.translate(_BYTE_TABLE).split()
+        # _has_maths without lead-byte classes: x^2 (^), or a term like 3n near = or +.
+        power = 94 in raw and _POWER.search(raw) is not None
+        term = not power and (61 in raw or 43 in raw) and _TERM.search(raw) is not None
+        bits = NOTATION if power or term else 0
+        padded = ""
+        for word in _VOCAB.intersection(tokens):
+            word_bits, options = _ENTRIES[word]
+            bits |= word_bits
+            for phrase, bit in options:
+                if not bits & bit:
+                    if not padded:
+                        padded = " " + b" ".join(tokens).decode() + " "
+                    if phrase in padded:
+                        bits |= bit
+        return bits, raw, 0
     raw = utf8(low)
     ascii_only = len(raw) == len(low)
     classes = b"" if ascii_only else raw.translate(_LEAD_CLASS)

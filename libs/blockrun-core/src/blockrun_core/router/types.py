@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 __all__ = [
@@ -90,3 +90,49 @@ class RoutingDecision:
             "agentic": self.agentic,
             "excluded": [list(pair) for pair in self.excluded],
         }
+
+
+# route() builds a decision per call; the frozen dataclass __init__ sets each field
+# through object.__setattr__, so it fills the slots through their descriptors instead.
+(
+    _set_model,
+    _set_tier,
+    _set_profile,
+    _set_confidence,
+    _set_signals,
+    _set_candidates,
+    _set_estimated,
+    _set_baseline,
+    _set_savings,
+    _set_agentic,
+    _set_excluded,
+) = (RoutingDecision.__dict__[f.name].__set__ for f in fields(RoutingDecision))
+
+
+def _decision(
+    model: str,
+    tier: Tier,
+    profile: Profile,
+    confidence: float,
+    signals: tuple[str, ...],
+    candidates: tuple[str, ...],
+    estimated_cost_usd: float,
+    baseline_cost_usd: float,
+    savings: float,
+    agentic: bool,
+    excluded: tuple[tuple[str, str], ...],
+) -> RoutingDecision:
+    """``RoutingDecision(...)`` with every field given, in order (no defaults applied)."""
+    decision: RoutingDecision = object.__new__(RoutingDecision)
+    _set_model(decision, model)
+    _set_tier(decision, tier)
+    _set_profile(decision, profile)
+    _set_confidence(decision, confidence)
+    _set_signals(decision, signals)
+    _set_candidates(decision, candidates)
+    _set_estimated(decision, estimated_cost_usd)
+    _set_baseline(decision, baseline_cost_usd)
+    _set_savings(decision, savings)
+    _set_agentic(decision, agentic)
+    _set_excluded(decision, excluded)
+    return decision
