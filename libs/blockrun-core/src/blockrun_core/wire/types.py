@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from blockrun_core._json import loads_untrusted
@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 _PREVIEW_CHARS = 200
+_KNOWN_FIELDS: dict[type, frozenset[str]] = {}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -45,7 +46,11 @@ def _mapping(value: object, what: str) -> Mapping[str, Any]:
     raise ValueError(f"{what} must be an object, got {type(value).__name__}")
 
 
-def _extra(data: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+def _extra(data: Mapping[str, Any], cls: type) -> dict[str, Any]:
+    """The fields of ``data`` that ``cls`` does not model, kept so nothing is lost."""
+    known = _KNOWN_FIELDS.get(cls)
+    if known is None:
+        known = _KNOWN_FIELDS[cls] = frozenset(f.name for f in fields(cls)) - {"extra"}
     if data.keys() <= known:
         return {}
     return {key: value for key, value in data.items() if key not in known}
@@ -151,16 +156,13 @@ class FunctionCall:
         return cls(
             name=_required_str(data, "name"),
             arguments=_arguments(data.get("arguments")) or "",
-            extra=_extra(data, _FUNCTION_CALL_FIELDS),
+            extra=_extra(data, cls),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready wire object."""
         out = {"name": self.name, "arguments": self.arguments}
         return _merge(out, self.extra) if self.extra else out
-
-
-_FUNCTION_CALL_FIELDS = frozenset({"name", "arguments"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,16 +185,13 @@ class ToolCall:
             id=_required_str(data, "id"),
             type=_str(data, "type", "function"),
             function=FunctionCall.from_dict(function),
-            extra=_extra(data, _TOOL_CALL_FIELDS),
+            extra=_extra(data, cls),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready wire object."""
         out = {"id": self.id, "type": self.type, "function": self.function.to_dict()}
         return _merge(out, self.extra) if self.extra else out
-
-
-_TOOL_CALL_FIELDS = frozenset({"id", "type", "function"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,7 +223,7 @@ class ChatMessage:
             tool_calls=None if raw_calls is None else [ToolCall.from_dict(c) for c in raw_calls],
             tool_call_id=_opt_str(data, "tool_call_id"),
             name=_opt_str(data, "name"),
-            extra=_extra(data, _CHAT_MESSAGE_FIELDS),
+            extra=_extra(data, cls),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -258,11 +257,6 @@ class ChatMessage:
         )
 
 
-_CHAT_MESSAGE_FIELDS = frozenset(
-    {"role", "content", "reasoning_content", "tool_calls", "tool_call_id", "name"}
-)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PromptTokensDetails:
     """Breakdown of ``prompt_tokens``."""
@@ -276,16 +270,13 @@ class PromptTokensDetails:
         data = _mapping(data, "prompt_tokens_details")
         return cls(
             cached_tokens=_int(data, "cached_tokens"),
-            extra=_extra(data, _PROMPT_DETAILS_FIELDS),
+            extra=_extra(data, cls),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready wire object."""
         out: dict[str, Any] = {"cached_tokens": self.cached_tokens}
         return _merge(out, self.extra) if self.extra else out
-
-
-_PROMPT_DETAILS_FIELDS = frozenset({"cached_tokens"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -301,16 +292,13 @@ class CompletionTokensDetails:
         data = _mapping(data, "completion_tokens_details")
         return cls(
             reasoning_tokens=_int(data, "reasoning_tokens"),
-            extra=_extra(data, _COMPLETION_DETAILS_FIELDS),
+            extra=_extra(data, cls),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready wire object."""
         out: dict[str, Any] = {"reasoning_tokens": self.reasoning_tokens}
         return _merge(out, self.extra) if self.extra else out
-
-
-_COMPLETION_DETAILS_FIELDS = frozenset({"reasoning_tokens"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -340,7 +328,7 @@ class Usage:
             completion_tokens_details=None
             if completion_details is None
             else CompletionTokensDetails.from_dict(completion_details),
-            extra=_extra(data, _USAGE_FIELDS),
+            extra=_extra(data, cls),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -371,17 +359,6 @@ class Usage:
         return details.reasoning_tokens if details is not None else 0
 
 
-_USAGE_FIELDS = frozenset(
-    {
-        "prompt_tokens",
-        "completion_tokens",
-        "total_tokens",
-        "prompt_tokens_details",
-        "completion_tokens_details",
-    }
-)
-
-
 def _usage(data: Mapping[str, Any]) -> Usage | None:
     raw = data.get("usage")
     return None if raw is None else Usage.from_dict(raw)
@@ -407,7 +384,7 @@ class Choice:
             index=_int(data, "index"),
             message=ChatMessage.from_dict(message),
             finish_reason=_opt_str(data, "finish_reason"),
-            extra=_extra(data, _CHOICE_FIELDS),
+            extra=_extra(data, cls),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -416,9 +393,6 @@ class Choice:
         if self.finish_reason is not None:
             out["finish_reason"] = self.finish_reason
         return _merge(out, self.extra) if self.extra else out
-
-
-_CHOICE_FIELDS = frozenset({"index", "message", "finish_reason"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -452,7 +426,7 @@ class ChatCompletion:
             usage=_usage(data),
             citations=citations,
             system_fingerprint=_opt_str(data, "system_fingerprint"),
-            extra=_extra(data, _COMPLETION_FIELDS),
+            extra=_extra(data, cls),
         )
 
     @classmethod
@@ -516,20 +490,6 @@ class ChatCompletion:
         return self.choices[0].finish_reason if self.choices else None
 
 
-_COMPLETION_FIELDS = frozenset(
-    {
-        "id",
-        "object",
-        "created",
-        "model",
-        "choices",
-        "usage",
-        "citations",
-        "system_fingerprint",
-    }
-)
-
-
 # --------------------------------------------------------------------------- stream chunks
 
 
@@ -548,7 +508,7 @@ class FunctionCallDelta:
         return cls(
             name=_opt_str(data, "name"),
             arguments=_arguments(data.get("arguments")),
-            extra=_extra(data, _FUNCTION_CALL_FIELDS),
+            extra=_extra(data, cls),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -581,7 +541,7 @@ class ToolCallChunk:
             id=_opt_str(data, "id"),
             type=_opt_str(data, "type"),
             function=None if function is None else FunctionCallDelta.from_dict(function),
-            extra=_extra(data, _TOOL_CALL_CHUNK_FIELDS),
+            extra=_extra(data, cls),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -596,9 +556,6 @@ class ToolCallChunk:
         if self.function is not None:
             out["function"] = self.function.to_dict()
         return _merge(out, self.extra) if self.extra else out
-
-
-_TOOL_CALL_CHUNK_FIELDS = frozenset({"index", "id", "type", "function"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -623,7 +580,7 @@ class ChoiceDelta:
             tool_calls=None
             if raw_calls is None
             else [ToolCallChunk.from_dict(c) for c in raw_calls],
-            extra=_extra(data, _CHOICE_DELTA_FIELDS),
+            extra=_extra(data, cls),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -638,9 +595,6 @@ class ChoiceDelta:
         if self.tool_calls is not None:
             out["tool_calls"] = [call.to_dict() for call in self.tool_calls]
         return _merge(out, self.extra) if self.extra else out
-
-
-_CHOICE_DELTA_FIELDS = frozenset({"role", "content", "reasoning_content", "tool_calls"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -661,7 +615,7 @@ class ChunkChoice:
             index=_int(data, "index"),
             delta=ChoiceDelta() if delta is None else ChoiceDelta.from_dict(delta),
             finish_reason=_opt_str(data, "finish_reason"),
-            extra=_extra(data, _CHUNK_CHOICE_FIELDS),
+            extra=_extra(data, cls),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -670,9 +624,6 @@ class ChunkChoice:
         if self.finish_reason is not None:
             out["finish_reason"] = self.finish_reason
         return _merge(out, self.extra) if self.extra else out
-
-
-_CHUNK_CHOICE_FIELDS = frozenset({"index", "delta", "finish_reason"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -703,7 +654,7 @@ class ChatCompletionChunk:
             model=_str(data, "model"),
             choices=[] if choices is None else [ChunkChoice.from_dict(c) for c in choices],
             usage=_usage(data),
-            extra=_extra(data, _CHUNK_FIELDS),
+            extra=_extra(data, cls),
         )
 
     @classmethod
@@ -731,9 +682,6 @@ class ChatCompletionChunk:
         if self.usage is not None:
             out["usage"] = self.usage.to_dict()
         return _merge(out, self.extra) if self.extra else out
-
-
-_CHUNK_FIELDS = frozenset({"id", "object", "created", "model", "choices", "usage"})
 
 
 WIRE_TYPES = (
