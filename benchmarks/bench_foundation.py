@@ -364,16 +364,23 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
-def render(rows: list[Row], counts: Counts, today: str) -> str:
+def environment(packages_note: str = "") -> list[str]:
+    """The machine, Python and package lines every results table starts with."""
     versions = ", ".join(
         f"{name} {importlib.metadata.version(name)}" for name in ("blockrun-core", "blockrun-llm")
     )
+    return [
+        f"- Machine: {_machine()}",
+        f"- Python: {platform.python_version()} ({platform.python_implementation()})",
+        f"- Packages: {versions}{packages_note}",
+    ]
+
+
+def render(rows: list[Row], counts: Counts, today: str) -> str:
     lines = [
         f"# Foundation benchmark, {today}",
         "",
-        f"- Machine: {_machine()}",
-        f"- Python: {platform.python_version()} ({platform.python_implementation()})",
-        f"- Packages: {versions}; both against the same LocalGateway on 127.0.0.1",
+        *environment("; both against the same LocalGateway on 127.0.0.1"),
         f"- Samples: signing {counts.signing}, imports {counts.imports}, "
         f"calls {counts.calls}, cold processes {counts.cold}; systems alternated",
         "",

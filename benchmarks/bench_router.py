@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import json
-import platform
 import random
 import statistics
 import sys
@@ -27,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_foundation import _machine, p95, paired, publish
+from bench_foundation import environment, p95, paired, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_SET = ROOT / "evaluation" / "router_prompts.jsonl"
@@ -263,15 +261,10 @@ def _met(ok: bool, what: str) -> str:
 def render(
     rows: list[Row], breakdown: list[Row], counts: Counts, source: str, n_short: int, today: str
 ) -> str:
-    versions = ", ".join(
-        f"{name} {importlib.metadata.version(name)}" for name in ("blockrun-core", "blockrun-llm")
-    )
     lines = [
         f"# Router benchmark, {today}",
         "",
-        f"- Machine: {_machine()}",
-        f"- Python: {platform.python_version()} ({platform.python_implementation()})",
-        f"- Packages: {versions}",
+        *environment(),
         f"- Requests: {source}, the {n_short} whose prompt is under 500 chars, built as its "
         "README says (system, history, image, tools, JSON); 4,000- and 40,000-char prompts "
         "made of its prompts as paragraphs (English ones only, and all languages)",
