@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from .catalog import Catalog, ModelInfo, default_catalog, quote_micros
+from .catalog import Catalog, ModelInfo, default_catalog, estimate_input_tokens, quote_micros
 from .chain import Served, walk
 from .config import Credentials, resolve_credentials
 from .errors import StreamTruncatedError
@@ -133,12 +133,16 @@ class _ClientBase:
             ids = [*decision.candidates, *(fallback or ())]
             chain = _unique(self.catalog.get(m) for m in ids)
         single = len(chain) == 1
+        input_tokens: int | None = None  # the same for every model of the chain: count once
 
         def start(info: ModelInfo) -> Exchange:
+            nonlocal input_tokens
             body = build_chat_body(
                 model=info.id, messages=messages, max_tokens=max_tokens, stream=stream, **params
             )
             paid = self._credentials.rail == "wallet" and not info.is_free
+            if paid and input_tokens is None:
+                input_tokens = estimate_input_tokens(body)
             spec = CallSpec(
                 url=self._chat_url,
                 body=encode_body(body),
@@ -148,7 +152,9 @@ class _ClientBase:
                 credentials=self._credentials,
                 policy=self.payment_policy,
                 network=self._network,
-                local_quote_micros=quote_micros(info, body) if paid else 0,
+                local_quote_micros=(
+                    quote_micros(info, body, input_tokens=input_tokens) if paid else 0
+                ),
                 max_retries=self.max_retries if single else 0,
                 backoff_seconds=self._backoff_seconds,
             )
