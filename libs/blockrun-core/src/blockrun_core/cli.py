@@ -1,4 +1,4 @@
-"""The ``blockrun`` command: a demo, a local gateway, the model catalog, routing, wallet tools.
+"""The ``blockrun`` command: a demo, a local gateway, the catalog, routing, usage, wallet tools.
 
 Only argparse and the error tree are imported up front so ``blockrun --help`` stays fast;
 each command imports what it needs. Output is plain text, tables aligned by hand.
@@ -17,6 +17,7 @@ from .errors import BlockRunError, ConfigurationError, UpstreamError
 
 if TYPE_CHECKING:
     from .catalog import ModelInfo
+    from .ledger import Bucket, StatsRow
     from .router import RoutingDecision
     from .wire import Usage
     from .x402 import PaymentReceipt
@@ -42,10 +43,30 @@ class Output:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=True)]
-        for cells in (headers, ["-" * w for w in widths], *rows):
-            print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    def table(
+        self,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        right: Sequence[bool] = (),
+        footer: Sequence[str] | None = None,
+    ) -> None:
+        """Columns padded to their widest cell, under a rule.
+
+        ``right`` marks the right-aligned columns; a ``footer`` row (totals) goes under a
+        second rule.
+        """
+        body = [*rows, footer] if footer is not None else list(rows)
+        widths = [max(len(str(c)) for c in col) for col in zip(headers, *body, strict=True)]
+        flags = [*right, *([False] * (len(widths) - len(right)))]
+        rule = ["-" * w for w in widths]
+        lines = [headers, rule, *rows, *([rule, footer] if footer is not None else [])]
+        for cells in lines:
+            padded = (
+                c.rjust(w) if r else c.ljust(w)
+                for c, w, r in zip(cells, widths, flags, strict=True)
+            )
+            print("  ".join(padded).rstrip())
 
 
 def _note(text: str) -> None:
@@ -393,6 +414,122 @@ def _cmd_wallet_show(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- stats
+
+_GROUPINGS = ("model", "day", "run", "agent", "budget")  # blockrun_core.ledger.GROUPINGS
+_GROUP_HEADERS = {"day": "day (UTC)"}
+_PLOT_EXTRA = "pip install 'blockrun-core[plot]'"
+
+
+def _since_argument(text: str) -> float:
+    """``--since``: a bad value is a usage error (exit status 2)."""
+    from .ledger import to_timestamp
+
+    try:
+        return to_timestamp(text)
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _png_argument(text: str) -> Path:
+    path = Path(text).expanduser()
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"{text!r}: the plot is a PNG; name it FILE.png.")
+    return path
+
+
+def _utc(timestamp: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _stats_cells(label: str, row: StatsRow) -> list[str]:
+    fraction = row.savings_fraction
+    return [
+        label,
+        f"{row.calls:,}",
+        f"{row.attempts:,}",
+        f"{row.input_tokens:,}",
+        f"{row.output_tokens:,}",
+        _usd(row.spend_usd),
+        _usd(row.savings_usd),
+        "-" if fraction is None else f"{fraction:.1%}",
+    ]
+
+
+def _cmd_stats(args: argparse.Namespace, out: Output) -> int:
+    import json
+
+    from .ledger import default_ledger_path, usage_stats
+
+    path: Path = args.ledger or default_ledger_path()
+    stats = usage_stats(path, by=args.by, since=args.since)
+    if args.json:
+        out.line(json.dumps({"ledger": str(path), **stats.to_dict()}, ensure_ascii=False))
+    elif stats.total.attempts == 0:
+        if not path.exists():
+            out.line(f"No usage recorded yet ({path} does not exist).")
+            out.line("BlockRun clients record every call there; run one, then try again.")
+        else:
+            since = "" if args.since is None else f" since {_utc(args.since)}"
+            out.line(f"No usage recorded{since} in {path}.")
+    else:
+        since = "all time" if args.since is None else f"since {_utc(args.since)}"
+        out.line(f"Usage by {args.by}, {since} ({path})")
+        out.line()
+        header = _GROUP_HEADERS.get(args.by, args.by)
+        out.table(
+            [header, "calls", "attempts", "tokens in", "tokens out", "spend", "savings", "saved"],
+            [_stats_cells(row.key or "(none)", row) for row in stats.rows],
+            right=[False, *[True] * 7],
+            footer=_stats_cells("total", stats.total),
+        )
+    if args.plot is not None:
+        if stats.total.attempts == 0:
+            _note("Nothing to plot: no usage recorded in that period.")
+        else:
+            _plot(path, args.since, args.plot, stats.total)
+            _note(f"Plot saved to {args.plot}")
+    return 0
+
+
+def _plot(path: Path, since: float | None, target: Path, total: StatsRow) -> None:
+    """Spend and savings per hour (a short period) or per day, as a PNG."""
+    from .ledger import timeline
+
+    try:
+        import numpy as np
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ConfigurationError(f"--plot needs matplotlib: {_PLOT_EXTRA}.") from None
+
+    span = (total.last_at or 0.0) - (total.first_at or 0.0)
+    bucket: Bucket = "hour" if span <= 2 * 86400 else "day"
+    points = timeline(path, since=since, bucket=bucket)
+    starts = np.array([round(p.start) for p in points], dtype="datetime64[s]")  # UTC
+    width = np.timedelta64(3600 if bucket == "hour" else 86400, "s")
+    figure = Figure(figsize=(8, 4.5), layout="constrained")
+    axes = figure.add_subplot()
+    series = (
+        ("spend", [p.spend_usd for p in points], width // 10),
+        ("savings vs baseline", [p.savings_usd for p in points], width // 2),
+    )
+    for label, values, offset in series:
+        axes.bar(starts + offset, values, width=width * 0.4, align="edge", label=label)
+    axes.set_xlim(starts[0] - width // 2, starts[-1] + width + width // 2)
+    axes.set_title(f"BlockRun spend and savings per {bucket} (UTC)")
+    axes.set_ylabel("USD")
+    axes.axhline(0, color="black", linewidth=0.8)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.autofmt_xdate()
+    try:
+        figure.savefig(target, format="png", dpi=100)
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot write {target}: {exc.strerror or exc}.") from None
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -470,6 +607,37 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     route.add_argument("--json", action="store_true", help="print the decision as JSON")
     route.set_defaults(route_parser=route)
+
+    stats = command(
+        "stats",
+        _cmd_stats,
+        "spend, calls, tokens and savings from the usage ledger, grouped and totalled",
+    )
+    stats.add_argument(
+        "--by",
+        choices=_GROUPINGS,
+        default="model",
+        help="group by served model (default), UTC day, run, agent or budget",
+    )
+    stats.add_argument(
+        "--since",
+        type=_since_argument,
+        metavar="SPEC",
+        help="only usage since a duration ago (30m, 24h, 7d, 2w) or a UTC date (2026-11-01)",
+    )
+    stats.add_argument("--json", action="store_true", help="print the totals as JSON")
+    stats.add_argument(
+        "--plot",
+        type=_png_argument,
+        metavar="FILE.png",
+        help=f"draw spend and savings over time (needs matplotlib: {_PLOT_EXTRA})",
+    )
+    stats.add_argument(
+        "--ledger",
+        type=lambda text: Path(text).expanduser(),
+        metavar="PATH",
+        help="the ledger file (default ~/.blockrun/usage.sqlite3, or $BLOCKRUN_LEDGER)",
+    )
 
     wallet = commands.add_parser("wallet", help="create or show the x402 wallet")
     wallet.set_defaults(handler=lambda _args, _out: _usage(wallet))

@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ._home import blockrun_home
 from ._keccak import checksum_address, keccak256
 from .errors import ConfigurationError
 
@@ -94,8 +95,7 @@ def recover_signer(digest: bytes, signature: bytes) -> str:
 
 def default_session_path() -> Path:
     """``~/.blockrun/.session``, where BlockRun's own SDK keeps its wallet key."""
-    home = os.environ.get("BLOCKRUN_HOME", "").strip()
-    return (Path(home) if home else Path.home() / ".blockrun") / ".session"
+    return blockrun_home() / ".session"
 
 
 def resolve_wallet_key(explicit: str | None = None) -> str | None:

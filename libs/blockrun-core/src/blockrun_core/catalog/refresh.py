@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from blockrun_core._home import blockrun_home
 from blockrun_core._json import loads_untrusted
 
 from .catalog import Catalog
@@ -42,8 +43,7 @@ def models_url(api_url: str) -> str:
 
 def default_cache_dir() -> Path:
     """``$BLOCKRUN_HOME/cache``, else ``~/.blockrun/cache``."""
-    home = os.environ.get("BLOCKRUN_HOME")
-    return (Path(home) if home else Path.home() / ".blockrun") / "cache"
+    return blockrun_home() / "cache"
 
 
 def load_catalog(
