@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .budget import Budget, MemoryStore, RedisStore, SQLiteStore
     from .client import AsyncBlockRunClient, BlockRunClient
     from .errors import (
         AllModelsFailedError,
@@ -37,11 +38,13 @@ __all__ = [
     "AsyncBlockRunClient",
     "BlockRunClient",
     "BlockRunError",
+    "Budget",
     "BudgetExceededError",
     "ChatChunk",
     "ChatResult",
     "ConfigurationError",
     "ContextOverflowError",
+    "MemoryStore",
     "Payment",
     "PaymentError",
     "PaymentInDoubtError",
@@ -50,6 +53,8 @@ __all__ = [
     "PaymentRefusedError",
     "PaymentRejectedError",
     "RateLimitError",
+    "RedisStore",
+    "SQLiteStore",
     "StreamTruncatedError",
     "UpstreamError",
     "WalletSigner",
@@ -70,6 +75,10 @@ _ERRORS = (
     "UpstreamError",
 )
 _EXPORTS: dict[str, str] = {
+    "Budget": "budget",
+    "MemoryStore": "budget",
+    "RedisStore": "budget",
+    "SQLiteStore": "budget",
     "AsyncBlockRunClient": "client",
     "BlockRunClient": "client",
     "ChatChunk": "results",

@@ -129,16 +129,24 @@ class BudgetExceededError(PaymentError):
     """A call would cross a budget; raised before anything is signed."""
 
     def __init__(
-        self, *, budget: str, limit_usd: float, spent_usd: float, requested_usd: float
+        self,
+        *,
+        budget: str,
+        limit_usd: float,
+        spent_usd: float,
+        requested_usd: float,
+        reserved_usd: float = 0.0,
     ) -> None:
+        held = f", ${reserved_usd:.6f} held by calls in flight" if reserved_usd else ""
         super().__init__(
             f"Budget {budget!r} would be exceeded: limit ${limit_usd:.6f}, "
-            f"spent ${spent_usd:.6f}, this call needs ${requested_usd:.6f}."
+            f"spent ${spent_usd:.6f}{held}, this call needs ${requested_usd:.6f}."
         )
         self.budget = budget
         self.limit_usd = limit_usd
         self.spent_usd = spent_usd
         self.requested_usd = requested_usd
+        self.reserved_usd = reserved_usd
 
 
 class UpstreamError(BlockRunError):
