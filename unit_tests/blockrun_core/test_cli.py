@@ -187,10 +187,11 @@ def _readme_python_blocks() -> list[str]:
 def test_readme_examples_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    quick_start, routing, local_gateway = _readme_python_blocks()[:3]
+    quick_start, routing, budgets, local_gateway = _readme_python_blocks()[:4]
     for name, code in (
         ("quick_start", quick_start),
         ("routing", routing),
+        ("budgets", budgets),
         ("local", local_gateway),
     ):
         (tmp_path / f"{name}.py").write_text(code)
@@ -202,6 +203,10 @@ def test_readme_examples_run(
         assert len(gw.payments) == 2  # the paid call and the paid stream
         runpy.run_path(str(tmp_path / "routing.py"))
         assert len(gw.payments) == 3
+        names = runpy.run_path(str(tmp_path / "budgets.py"))
+        assert len(gw.payments) == 4
+        paid = gw.payments[-1].amount_micros / 1e6
+        assert names["researcher"].spent == names["team"].spent == pytest.approx(paid)
     out = capsys.readouterr().out
     assert "84" in out and "REASONING" in out
 

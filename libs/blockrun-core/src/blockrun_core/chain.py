@@ -24,6 +24,7 @@ from .errors import (
     AllModelsFailedError,
     AttemptFailure,
     BlockRunError,
+    BudgetExceededError,
     PaymentInDoubtError,
     PaymentRefusedError,
     PaymentVerificationUnavailableError,
@@ -112,8 +113,13 @@ def walk(
     pins: SessionPins,
     session_id: str | None,
     allow_second_spend: bool,
+    move_on_budget: bool = False,
 ) -> Flow[Served]:
-    """Try each model of ``chain`` in order until one answers."""
+    """Try each model of ``chain`` in order until one answers.
+
+    ``move_on_budget`` (a graceful budget): a model whose price no longer fits the budget
+    is passed over for the next; if none fits, the last budget error is raised.
+    """
     attempts: list[AttemptFailure] = []
     trips = 0
     for info in chain:
@@ -126,6 +132,8 @@ def walk(
             except BlockRunError as error:
                 trips += exchange.round_trips
                 step = next_step(error)
+                if isinstance(error, BudgetExceededError) and move_on_budget:
+                    step = "next"
                 wait = _rate_limit_wait(error)
                 if step == "retry" and not retried and len(chain) > 1 and wait is not None:
                     retried = True
@@ -141,6 +149,8 @@ def walk(
             if session_id is not None:
                 pins.pin(session_id, info.id)
             return Served(done, info, completion, tuple(attempts), trips + exchange.round_trips)
+    if attempts and all(isinstance(a.error, BudgetExceededError) for a in attempts):
+        raise attempts[-1].error
     raise AllModelsFailedError(attempts)
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
+from .accounting import CallRecord
 from .catalog import Catalog, ModelInfo, default_catalog, estimate_input_tokens, quote_micros
 from .chain import Served, walk
 from .config import Credentials, resolve_credentials
-from .errors import StreamTruncatedError
+from .errors import BudgetExceededError, ConfigurationError, StreamTruncatedError
 from .exchange import CallSpec, Exchange, Exchanged
 from .preauth import PreauthCache
 from .results import ChatChunk, ChatResult, Payment
@@ -20,6 +24,7 @@ from .routing_state import Cooldowns, SessionPins
 from .transport import (
     USER_AGENT,
     Flow,
+    Invoke,
     adrive,
     async_performer,
     drive,
@@ -35,9 +40,16 @@ from .wire import (
 )
 from .x402 import PaymentPolicy, network_for_url
 
+if TYPE_CHECKING:
+    from .budget import Budget
+    from .ledger import Ledger, UsageRecord
+    from .wire import Usage
+
 __all__ = ["AsyncBlockRunClient", "BlockRunClient"]
 
 Message = Mapping[str, Any]
+logger = logging.getLogger("blockrun")
+_UNSET: Any = object()
 
 
 class _ClientBase:
@@ -57,9 +69,14 @@ class _ClientBase:
         allow_second_spend: bool = False,
         cooldown_seconds: float = 60.0,
         pin_sessions: bool = True,
+        budget: Budget | None = None,
+        ledger: Ledger | str | os.PathLike[str] | Literal[False] | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
+        self.budget = _check_budget(budget)
+        self._ledger_option = ledger
+        self._ledger: Ledger | None = _UNSET
         self._credentials: Credentials = resolve_credentials(
             wallet_key=wallet_key, api_key=api_key, api_url=api_url
         )
@@ -109,6 +126,15 @@ class _ClientBase:
             headers["authorization"] = f"Bearer {self._credentials.api_key}"
         return headers
 
+    @property
+    def ledger(self) -> Ledger | None:
+        """Where usage rows go (``None`` when turned off); opened on first use."""
+        if self._ledger is _UNSET:
+            from .ledger import resolve_ledger
+
+            self._ledger = resolve_ledger(self._ledger_option)
+        return self._ledger
+
     def _plan(
         self,
         model: str,
@@ -117,32 +143,47 @@ class _ClientBase:
         max_tokens: int,
         stream: bool,
         params: dict[str, Any],
-    ) -> tuple[Flow[Served], RoutingDecision | None]:
-        """The walk over the chain of models for one call, and the routing decision."""
+    ) -> tuple[Flow[Served], CallRecord]:
+        """The walk over the chain of models for one call, and the record it fills."""
         fallback = params.pop("fallback_models", None)
         session_id = params.pop("session_id", None)
+        budget = _check_budget(params.pop("budget", None)) or self.budget
+        call = CallRecord(
+            model,
+            messages,
+            budget,
+            run_id=params.pop("run_id", None),
+            thread_id=params.pop("thread_id", None),
+            agent_id=params.pop("agent_id", None),
+        )
         cooling = self._cooldowns.active()
         profile = resolve_profile(model)
-        decision = None
         if profile is None:
             ids = [model, *(self.fallback_models if fallback is None else fallback)]
             chain = _ready(_unique(self.catalog.get(m) for m in ids), cooling)
         else:
             pinned = self._pins.get(session_id) if session_id and self.pin_sessions else None
-            decision = self._route(profile, messages, max_tokens, params, cooling, pinned)
-            ids = [*decision.candidates, *(fallback or ())]
+            call.decision = self._route(profile, messages, max_tokens, params, cooling, pinned)
+            ids = [*call.decision.candidates, *(fallback or ())]
             chain = _unique(self.catalog.get(m) for m in ids)
-        single = len(chain) == 1
         input_tokens: int | None = None  # the same for every model of the chain: count once
+        billed = self._credentials.rail in ("wallet", "account")
 
-        def start(info: ModelInfo) -> Exchange:
-            nonlocal input_tokens
-            body = build_chat_body(
+        def body_for(info: ModelInfo) -> dict[str, Any]:
+            return build_chat_body(
                 model=info.id, messages=messages, max_tokens=max_tokens, stream=stream, **params
             )
-            paid = self._credentials.rail == "wallet" and not info.is_free
-            if paid and input_tokens is None:
+
+        def quote(info: ModelInfo, body: Mapping[str, Any]) -> int:
+            nonlocal input_tokens
+            if not billed or info.is_free:
+                return 0
+            if input_tokens is None:
                 input_tokens = estimate_input_tokens(body)
+            return quote_micros(info, body, input_tokens=input_tokens)
+
+        def start(info: ModelInfo, single: bool) -> Exchange:
+            body = body_for(info)
             spec = CallSpec(
                 url=self._chat_url,
                 body=encode_body(body),
@@ -152,24 +193,84 @@ class _ClientBase:
                 credentials=self._credentials,
                 policy=self.payment_policy,
                 network=self._network,
-                local_quote_micros=(
-                    quote_micros(info, body, input_tokens=input_tokens) if paid else 0
-                ),
+                local_quote_micros=quote(info, body),
                 max_retries=self.max_retries if single else 0,
                 backoff_seconds=self._backoff_seconds,
+                budget=budget,
             )
-            return Exchange(spec, self._preauth)
+            exchange = Exchange(spec, self._preauth)
+            call.exchanges.append(exchange)
+            return exchange
 
-        flow = walk(
-            chain,
-            start,
-            stream=stream,
-            cooldowns=self._cooldowns,
-            pins=self._pins,
-            session_id=session_id if profile is not None and self.pin_sessions else None,
-            allow_second_spend=self.allow_second_spend,
-        )
-        return flow, decision
+        def flow() -> Flow[Served]:
+            models = chain
+            graceful = budget is not None and budget.mode == "graceful"
+            if graceful and budget is not None:
+                prices = {info.id: quote(info, body_for(info)) for info in chain}
+                models = yield from self._within_budget(
+                    call, budget, chain, prices, profile, messages, max_tokens, params, cooling
+                )
+            single = len(models) == 1
+            return (
+                yield from walk(
+                    models,
+                    lambda info: start(info, single),
+                    stream=stream,
+                    cooldowns=self._cooldowns,
+                    pins=self._pins,
+                    session_id=session_id if profile is not None and self.pin_sessions else None,
+                    allow_second_spend=self.allow_second_spend,
+                    move_on_budget=graceful,
+                )
+            )
+
+        return flow(), call
+
+    def _within_budget(
+        self,
+        call: CallRecord,
+        budget: Budget,
+        chain: tuple[ModelInfo, ...],
+        prices: Mapping[str, int],
+        profile: Profile | None,
+        messages: Sequence[Message],
+        max_tokens: int,
+        params: Mapping[str, Any],
+        cooling: frozenset[str],
+    ) -> Flow[tuple[ModelInfo, ...]]:
+        """Graceful mode: the models whose quote still fits, then free ones, else raise."""
+        available = yield Invoke(budget.available_micros, budget.aavailable_micros)
+        fitting = [info for info in chain if prices[info.id] <= available]
+        if profile is not None and profile != "free":
+            free = self._route("free", messages, max_tokens, params, cooling, None)
+            fitting += [self.catalog.get(m) for m in free.candidates]
+        models = _unique(fitting)
+        if not models:
+            state = yield Invoke(budget.state, budget.astate)
+            raise BudgetExceededError(
+                budget=budget.name,
+                limit_usd=budget.limit_usd,
+                spent_usd=state.spent_usd,
+                requested_usd=min(prices.values(), default=0) / 1e6,
+                reserved_usd=state.reserved_usd,
+            )
+        decision = call.decision
+        if decision is not None and models[0].id != chain[0].id:
+            price = prices.get(models[0].id, 0) / 1e6
+            baseline = decision.baseline_cost_usd
+            call.decision = dataclasses.replace(
+                decision,
+                model=models[0].id,
+                candidates=tuple(info.id for info in models),
+                estimated_cost_usd=price,
+                savings=max(0.0, 1 - price / baseline) if baseline > 0 else 0.0,
+                signals=(
+                    *decision.signals,
+                    f"budget {budget.name!r}: ${available / 1e6:.6f} left, below the "
+                    f"${prices[chain[0].id] / 1e6:.6f} quote of {chain[0].id}; downgraded",
+                ),
+            )
+        return models
 
     def _route(
         self,
@@ -203,7 +304,7 @@ class _ClientBase:
         payment = Payment(paid.amount_micros, paid.network, paid.payer, paid.pay_to)
         return payment.amount_usd, payment
 
-    def _result(self, served: Served, decision: RoutingDecision | None) -> ChatResult:
+    def _result(self, served: Served, call: CallRecord) -> ChatResult:
         done = served.done
         self.round_trips += served.round_trips
         assert served.completion is not None
@@ -216,9 +317,66 @@ class _ClientBase:
             receipt=done.receipt,
             round_trips=served.round_trips,
             request_id=done.response.headers.get("x-blockrun-request-id"),
-            routing=decision,
+            routing=call.decision,
             attempts=served.attempts,
         )
+
+    def _rows(
+        self,
+        call: CallRecord,
+        served: Served | None,
+        *,
+        model: str | None = None,
+        usage: Usage | None = None,
+        text: str | None = None,
+        error: BaseException | None = None,
+    ) -> list[UsageRecord]:
+        ledger = self.ledger
+        if ledger is None or not call.exchanges:
+            return []
+        receipt = served.done.receipt if served is not None else None
+        return call.rows(
+            served=call.exchanges[-1] if served is not None else None,
+            served_model=model,
+            usage=usage,
+            tx_hash=receipt.transaction if receipt is not None else None,
+            response_text=text,
+            error=error,
+            failures=served.attempts if served is not None else (),
+            with_text=ledger.store_text,
+        )
+
+    def _result_rows(self, call: CallRecord, served: Served, result: ChatResult) -> list[Any]:
+        return self._rows(call, served, model=result.model, usage=result.usage, text=result.content)
+
+    def _record(self, rows: list[UsageRecord]) -> None:
+        """Write usage rows; a ledger failure is logged, never allowed to fail a call."""
+        ledger = self.ledger
+        if ledger is None or not rows:
+            return
+        try:
+            ledger.record_many(rows)  # one transaction: a call's attempts land together
+        except Exception:
+            logger.warning("could not write the usage ledger", exc_info=True)
+
+    async def _arecord(self, rows: list[UsageRecord]) -> None:
+        ledger = self.ledger
+        if ledger is None or not rows:
+            return
+        try:
+            await ledger.arecord_many(rows)
+        except Exception:
+            logger.warning("could not write the usage ledger", exc_info=True)
+
+
+def _check_budget(budget: object) -> Budget | None:
+    if budget is None:
+        return None
+    from .budget import Budget
+
+    if not isinstance(budget, Budget):
+        raise ConfigurationError(f"budget must be a blockrun_core.Budget, not {budget!r}.")
+    return budget
 
 
 def _unique(infos: Iterable[ModelInfo]) -> tuple[ModelInfo, ...]:
@@ -233,12 +391,15 @@ def _ready(chain: tuple[ModelInfo, ...], cooling: frozenset[str]) -> tuple[Model
 class _StreamReader:
     """Turns SSE lines of one paid or free stream into chunks; shared by sync and async."""
 
-    def __init__(
-        self, client: _ClientBase, served: Served, decision: RoutingDecision | None
-    ) -> None:
+    def __init__(self, client: _ClientBase, served: Served, call: CallRecord) -> None:
+        self._client = client
+        self._served = served
+        self._call = call
         self._done = served.done
         self._info = served.info
-        self._routing = decision
+        self._routing = call.decision
+        self._usage: Usage | None = None
+        self._model: str | None = None
         self._cost, _ = client._cost(served.done)
         self._lines = SSELineDecoder()
         self._decoder = SSEDecoder()
@@ -270,6 +431,8 @@ class _StreamReader:
         delta = self._assembler.add(data)
         if delta is None:
             return None
+        self._usage = delta.usage or self._usage
+        self._model = delta.model or self._model
         return ChatChunk(
             delta=delta.content,
             reasoning=delta.reasoning,
@@ -280,6 +443,12 @@ class _StreamReader:
             cost_usd=self._cost,
             receipt=self._done.receipt,
             routing=self._routing,
+        )
+
+    def rows(self, error: BaseException | None) -> list[UsageRecord]:
+        """The ledger rows of this stream, once it has ended (``error``: how it broke)."""
+        return self._client._rows(
+            self._call, self._served, model=self._model, usage=self._usage, error=error
         )
 
 
@@ -303,11 +472,20 @@ class BlockRunClient(_ClientBase):
         max_tokens: int = 1024,
         **params: Any,
     ) -> ChatResult:
-        """One chat completion; OpenAI parameters (``tools``, ``temperature``...) pass through."""
-        flow, decision = self._plan(
-            model, messages, max_tokens=max_tokens, stream=False, params=params
-        )
-        return self._result(drive(flow, self._perform), decision)
+        """One chat completion; OpenAI parameters (``tools``, ``temperature``...) pass through.
+
+        Core options per call: ``budget``, ``fallback_models``, ``session_id``, and
+        ``run_id`` / ``thread_id`` / ``agent_id`` for the usage ledger.
+        """
+        flow, call = self._plan(model, messages, max_tokens=max_tokens, stream=False, params=params)
+        try:
+            served = drive(flow, self._perform)
+        except BaseException as exc:
+            self._record(self._rows(call, None, error=exc))
+            raise
+        result = self._result(served, call)
+        self._record(self._result_rows(call, served, result))
+        return result
 
     def stream(
         self,
@@ -318,20 +496,28 @@ class BlockRunClient(_ClientBase):
         **params: Any,
     ) -> Iterator[ChatChunk]:
         """Stream a chat completion chunk by chunk; the payment is made before the first one."""
-        flow, decision = self._plan(
-            model, messages, max_tokens=max_tokens, stream=True, params=params
-        )
-        served = drive(flow, self._perform)
+        flow, call = self._plan(model, messages, max_tokens=max_tokens, stream=True, params=params)
+        try:
+            served = drive(flow, self._perform)
+        except BaseException as exc:
+            self._record(self._rows(call, None, error=exc))
+            raise
         done, info = served.done, served.info
-        reader = _StreamReader(self, served, decision)
+        reader = _StreamReader(self, served, call)
+        broke: BaseException | None = None
         try:
             for raw in done.response.iter_bytes():
                 yield from reader.feed(raw)
             yield from reader.finish()
         except httpx.TransportError as exc:
-            raise _cut(info.id, exc) from exc
+            broke = _cut(info.id, exc)
+            raise broke from exc
+        except BaseException as exc:
+            broke = exc
+            raise
         finally:
             done.response.close()
+            self._record(reader.rows(broke))
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -365,11 +551,20 @@ class AsyncBlockRunClient(_ClientBase):
         max_tokens: int = 1024,
         **params: Any,
     ) -> ChatResult:
-        """One chat completion; OpenAI parameters (``tools``, ``temperature``...) pass through."""
-        flow, decision = self._plan(
-            model, messages, max_tokens=max_tokens, stream=False, params=params
-        )
-        return self._result(await adrive(flow, self._perform), decision)
+        """One chat completion; OpenAI parameters (``tools``, ``temperature``...) pass through.
+
+        Core options per call: ``budget``, ``fallback_models``, ``session_id``, and
+        ``run_id`` / ``thread_id`` / ``agent_id`` for the usage ledger.
+        """
+        flow, call = self._plan(model, messages, max_tokens=max_tokens, stream=False, params=params)
+        try:
+            served = await adrive(flow, self._perform)
+        except BaseException as exc:
+            await self._arecord(self._rows(call, None, error=exc))
+            raise
+        result = self._result(served, call)
+        await self._arecord(self._result_rows(call, served, result))
+        return result
 
     async def stream(
         self,
@@ -380,12 +575,15 @@ class AsyncBlockRunClient(_ClientBase):
         **params: Any,
     ) -> AsyncIterator[ChatChunk]:
         """Stream a chat completion chunk by chunk; the payment is made before the first one."""
-        flow, decision = self._plan(
-            model, messages, max_tokens=max_tokens, stream=True, params=params
-        )
-        served = await adrive(flow, self._perform)
+        flow, call = self._plan(model, messages, max_tokens=max_tokens, stream=True, params=params)
+        try:
+            served = await adrive(flow, self._perform)
+        except BaseException as exc:
+            await self._arecord(self._rows(call, None, error=exc))
+            raise
         done, info = served.done, served.info
-        reader = _StreamReader(self, served, decision)
+        reader = _StreamReader(self, served, call)
+        broke: BaseException | None = None
         try:
             async for raw in done.response.aiter_bytes():
                 for chunk in reader.feed(raw):
@@ -393,9 +591,14 @@ class AsyncBlockRunClient(_ClientBase):
             for chunk in reader.finish():
                 yield chunk
         except httpx.TransportError as exc:
-            raise _cut(info.id, exc) from exc
+            broke = _cut(info.id, exc)
+            raise broke from exc
+        except BaseException as exc:
+            broke = exc
+            raise
         finally:
             await done.response.aclose()
+            await self._arecord(reader.rows(broke))
 
     async def aclose(self) -> None:
         """Close the connection pool."""

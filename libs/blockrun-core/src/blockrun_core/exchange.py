@@ -2,8 +2,10 @@
 
 The money rules live here:
 
-- a payment is signed only for an offer that passes the :class:`PaymentPolicy` (and the
-  caller's ``max_amount_micros``, the budget), with the domain from our own table;
+- a payment is signed only for an offer that passes the :class:`PaymentPolicy` and only
+  once the amount is reserved on the call's :class:`Budget` (and all its ancestors), with
+  the domain from our own table; the reservation is committed with what was paid, or
+  released when nothing was charged;
 - after a signed request has been sent, an ambiguous failure (timeout, reset, 429, 5xx)
   may resend the *same* header, never a new signature; if that still fails the call ends
   with :class:`PaymentInDoubtError`;
@@ -14,7 +16,10 @@ The money rules live here:
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -31,7 +36,7 @@ from .errors import (
 )
 from .http_errors import error_from_response, parse_retry_after
 from .preauth import PreauthCache
-from .transport import Close, Flow, Read, Send, Sleep
+from .transport import Close, Flow, Invoke, Op, Read, Send, Sleep
 from .x402 import (
     PaymentPolicy,
     PaymentReceipt,
@@ -44,7 +49,10 @@ from .x402 import (
 )
 from .x402.networks import Network
 
-__all__ = ["CallSpec", "Exchange", "Exchanged"]
+if TYPE_CHECKING:
+    from .budget import Budget, Reservation
+
+__all__ = ["AttemptOutcome", "CallSpec", "Exchange", "Exchanged", "PaymentStatus"]
 
 logger = logging.getLogger("blockrun")
 
@@ -68,6 +76,7 @@ class CallSpec:
     max_retries: int
     max_amount_micros: int | None = None
     backoff_seconds: float = 0.5
+    budget: Budget | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +89,26 @@ class Exchanged:
     round_trips: int
 
 
+PaymentStatus = Literal["free", "settled", "rejected", "in_doubt", "failed", "account"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """How one exchange ended, for the usage ledger."""
+
+    status: PaymentStatus
+    quoted_micros: int  # the price we reserved or were asked (0 if none)
+    charged_micros: int  # what the budget was charged: signed and possibly settled
+    latency_seconds: float
+    error: BaseException | None = None
+
+
 class Exchange:
-    """The state of one call; :meth:`run` is the generator the transport drives."""
+    """The state of one call; :meth:`run` is the generator the transport drives.
+
+    After :meth:`run` has finished (either way) ``outcome`` says how, and ``started_at``
+    when (wall-clock seconds).
+    """
 
     def __init__(self, spec: CallSpec, preauth: PreauthCache) -> None:
         self.spec = spec
@@ -92,16 +119,54 @@ class Exchange:
         self._retries = 0
         self._requoted = False
         self._delay = 0.0
+        self._holds: list[Reservation] = []
+        self._paid_send = False  # a signed request went out: it may have been charged
+        self._quoted = 0
         self.round_trips = 0
+        self.started_at = 0.0
+        self.outcome: AttemptOutcome | None = None
 
     def run(self) -> Flow[Exchanged]:
-        """Send until a success, or raise the error that ends the call."""
-        headers = self._first_headers()
+        """Send until a success, or raise the error that ends the call.
+
+        Whatever the outcome, the budget reservation is settled before this returns.
+        """
+        self.started_at = time.time()
+        clock = time.perf_counter()
+        try:
+            done = yield from self._exchange()
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            charged = self._charged_by_failure(exc)
+            self._finish(_failure_status(exc, charged), charged, clock, exc)
+            yield from self._settle(charged)
+            raise
+        charged = self._charged_by_success(done)
+        self._finish(self._success_status(done, charged), charged, clock, None)
+        yield from self._settle(charged)
+        return done
+
+    def _finish(
+        self, status: PaymentStatus, charged: int, clock: float, error: BaseException | None
+    ) -> None:
+        quoted = self._quoted or (self._payment.amount_micros if self._payment else 0)
+        latency = time.perf_counter() - clock
+        self.outcome = AttemptOutcome(status, quoted, charged, latency, error)
+
+    def _success_status(self, done: Exchanged, charged: int) -> PaymentStatus:
+        if self.spec.credentials.rail == "account":
+            return "account"
+        return "settled" if charged else "free"
+
+    def _exchange(self) -> Flow[Exchanged]:
+        headers = yield from self._first_headers()
         while True:
             if self._delay:
                 yield Sleep(self._delay)
                 self._delay = 0.0
             self.round_trips += 1
+            self._paid_send = self._paid_send or self._payment is not None
             response: httpx.Response | None = None
             try:
                 response = yield Send(
@@ -116,17 +181,31 @@ class Exchange:
                 continue
             if response.is_success:
                 return self._success(response)
-            headers = self._after_error_response(response)
+            if self._wants_payment(response):
+                headers = yield from self._pay(response)
+            else:
+                headers = self._after_error_response(response)
 
     # -- the first request ---------------------------------------------------------------
 
-    def _first_headers(self) -> dict[str, str]:
+    def _first_headers(self) -> Generator[Op, Any, dict[str, str]]:
+        """Reserve the expected price up front; sign it too when a pre-authorisation applies.
+
+        Reserving before the unpaid probe means a call that cannot fit its budget fails
+        before anything is sent, and concurrent calls cannot all pass one check.
+        """
         spec = self.spec
-        signer = spec.credentials.signer
-        if signer is None or spec.local_quote_micros <= 0:
+        if spec.local_quote_micros <= 0:
             return {}
-        plan = self._preauth_cache.plan(spec.model, spec.local_quote_micros)
-        if plan is None or not self._fits(plan.amount_micros):
+        signer = spec.credentials.signer
+        plan = None
+        if signer is not None:
+            plan = self._preauth_cache.plan(spec.model, spec.local_quote_micros)
+            if plan is not None and not self._fits(plan.amount_micros):
+                plan = None
+        self._quoted = plan.amount_micros if plan else spec.local_quote_micros
+        yield from self._hold(self._quoted)
+        if plan is None or signer is None:
             return {}
         self._payment = sign_payment(
             signer,
@@ -169,8 +248,11 @@ class Exchange:
         raise error_from_response(status, response.headers, body, model=self.spec.model)
 
     def _after_402(self, response: httpx.Response) -> dict[str, str]:
-        if self._payment is None:
-            return self._pay(response)
+        """A signed request was refused (the unpaid 402 goes to :meth:`_pay`)."""
+        if self._payment is None:  # the account rail: a 402 is its final answer
+            raise error_from_response(
+                402, response.headers, response.content, model=self.spec.model
+            )
         rejection = rejection_error(response.status_code, response.content) or (
             PaymentRejectedError(
                 f"{self.spec.model}: the gateway refused the payment.", code="PAYMENT_REJECTED"
@@ -190,7 +272,15 @@ class Exchange:
         self._preauthorised = False
         return {}
 
-    def _pay(self, response: httpx.Response) -> dict[str, str]:
+    def _wants_payment(self, response: httpx.Response) -> bool:
+        """An unpaid request answered 402: the gateway's price, to pay or refuse."""
+        return (
+            response.status_code == 402
+            and self._payment is None
+            and self.spec.credentials.rail != "account"
+        )
+
+    def _pay(self, response: httpx.Response) -> Generator[Op, Any, dict[str, str]]:
         spec = self.spec
         challenge = parse_challenge(response.headers, response.content)
         offer, network = select_offer(
@@ -206,6 +296,8 @@ class Exchange:
                 "configured: set BLOCKRUN_WALLET_KEY, pass wallet_key=, or use a free model.",
                 reason="no_wallet",
             )
+        self._quoted = offer.amount
+        yield from self._hold(offer.amount)
         self._payment = sign_payment(
             signer, offer, network, challenge=challenge, resource_url=spec.url, policy=spec.policy
         )
@@ -216,6 +308,59 @@ class Exchange:
     def _payment_headers(self) -> dict[str, str]:
         assert self._payment is not None
         return {self._payment.header_name: self._payment.header_value}
+
+    # -- the budget ------------------------------------------------------------------------
+
+    def _hold(self, micros: int) -> Generator[Op, Any, None]:
+        """Make sure ``micros`` is reserved on the budget before it is signed."""
+        budget = self.spec.budget
+        missing = micros - sum(hold.micros for hold in self._holds)
+        if budget is None or missing <= 0:
+            return
+        reservation = yield Invoke(
+            lambda: budget.reserve(missing), lambda: budget.areserve(missing)
+        )
+        self._holds.append(reservation)
+
+    def _charged_by_success(self, done: Exchanged) -> int:
+        if self.spec.credentials.rail == "account":
+            return self.spec.local_quote_micros  # billed by the same formula, not signed
+        if done.payment is None or done.response.headers.get("x-settlement-skipped"):
+            return 0
+        return done.payment.amount_micros
+
+    def _charged_by_failure(self, error: BaseException) -> int:
+        """What a failed call may have cost: a paid send whose outcome is unknown counts."""
+        if self._payment is None or not self._paid_send:
+            return 0
+        if isinstance(error, (PaymentRejectedError, PaymentRefusedError)) and not isinstance(
+            error, SettlementFailedError
+        ):
+            return 0  # a 402: verification failed before settlement
+        status = error.status_code if isinstance(error, UpstreamError) else None
+        if status is not None and 400 <= status < 500:
+            return 0  # refused before the model ran; the gateway settles after it
+        return self._payment.amount_micros
+
+    def _settle(self, charged_micros: int) -> Generator[Op, Any, None]:
+        """Commit what was charged in place of the reservations, or release them."""
+        budget, holds = self.spec.budget, self._holds
+        if budget is None or not holds:
+            return
+        self._holds = []
+        first, rest = holds[0], holds[1:]
+        if charged_micros > 0:
+            yield Invoke(
+                lambda: budget.commit(first, charged_micros),
+                lambda: budget.acommit(first, charged_micros),
+            )
+        else:
+            rest = holds
+        for hold in rest:
+            yield Invoke(
+                lambda hold=hold: budget.release(hold),  # type: ignore[misc]
+                lambda hold=hold: budget.arelease(hold),  # type: ignore[misc]
+            )
 
     # -- failures --------------------------------------------------------------------------
 
@@ -271,3 +416,11 @@ class Exchange:
             cause=cause,
             attempts=self._resends + 1,
         )
+
+
+def _failure_status(error: BaseException, charged: int) -> PaymentStatus:
+    if charged:
+        return "in_doubt"
+    if isinstance(error, PaymentRejectedError):
+        return "rejected"
+    return "failed"

@@ -2,7 +2,8 @@
 
 A call's logic is written once, as a generator that yields I/O operations (:data:`Op`);
 :func:`drive` and :func:`adrive` perform them with a sync or an async httpx client and
-send the results back in. Transport errors are thrown into the generator, which decides.
+send the results back in. An operation's error is thrown into the generator, which decides
+(and can settle what it holds, such as a budget reservation, before it gives up).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import httpx
 
 __all__ = [
     "Close",
+    "Invoke",
     "Op",
     "Read",
     "Send",
@@ -72,7 +74,15 @@ class Sleep:
     seconds: float
 
 
-Op = Send | Read | Close | Sleep
+@dataclass(frozen=True, slots=True)
+class Invoke:
+    """A step that is not HTTP (a budget store, the ledger), in the performer's flavour."""
+
+    run: Callable[[], Any]
+    arun: Callable[[], Awaitable[Any]]
+
+
+Op = Send | Read | Close | Sleep | Invoke
 Flow = Generator[Op, Any, T]
 
 
@@ -98,6 +108,8 @@ def sync_performer(http: httpx.Client) -> Callable[[Op], Any]:
             with contextlib.suppress(httpx.TransportError):
                 op.response.close()
             return None
+        if isinstance(op, Invoke):
+            return op.run()
         return _sleep(op.seconds)
 
     return perform
@@ -116,6 +128,8 @@ def async_performer(http: httpx.AsyncClient) -> Callable[[Op], Awaitable[Any]]:
             with contextlib.suppress(httpx.TransportError):
                 await op.response.aclose()
             return None
+        if isinstance(op, Invoke):
+            return await op.arun()
         return await _async_sleep(op.seconds)
 
     return perform
@@ -124,7 +138,7 @@ def async_performer(http: httpx.AsyncClient) -> Callable[[Op], Awaitable[Any]]:
 def drive(flow: Flow[T], perform: Callable[[Op], Any]) -> T:
     """Run ``flow`` to completion, performing each operation synchronously."""
     value: Any = None
-    error: httpx.TransportError | None = None
+    error: BaseException | None = None
     while True:
         try:
             op = flow.throw(error) if error is not None else flow.send(value)
@@ -133,14 +147,14 @@ def drive(flow: Flow[T], perform: Callable[[Op], Any]) -> T:
         value, error = None, None
         try:
             value = perform(op)
-        except httpx.TransportError as exc:
+        except BaseException as exc:  # the flow decides, even on cancellation
             error = exc
 
 
 async def adrive(flow: Flow[T], perform: Callable[[Op], Awaitable[Any]]) -> T:
     """Run ``flow`` to completion, awaiting each operation."""
     value: Any = None
-    error: httpx.TransportError | None = None
+    error: BaseException | None = None
     while True:
         try:
             op = flow.throw(error) if error is not None else flow.send(value)
@@ -149,5 +163,5 @@ async def adrive(flow: Flow[T], perform: Callable[[Op], Awaitable[Any]]) -> T:
         value, error = None, None
         try:
             value = await perform(op)
-        except httpx.TransportError as exc:
+        except BaseException as exc:  # the flow decides, even on cancellation
             error = exc
