@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from unit_tests.blockrun_core.budget.stores import StoreSpec
-from unit_tests.redis_server import RedisServer, redis_server_or_skip, running_redis_server
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One redis-server (no persistence) on a free loopback port for the whole run."""
-    executable = redis_server_or_skip()
-    with running_redis_server(executable, tmp_path_factory.mktemp("redis")) as server:
-        yield server
+from unit_tests.redis_server import RedisServer
 
 
 def make_spec(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> StoreSpec:
