@@ -1,0 +1,51 @@
+"""``BlockRunCallEvent``: one per served call, through LlamaIndex's instrumentation.
+
+Subscribe with a ``BaseEventHandler`` on the root dispatcher to total spend::
+
+    class Spend(BaseEventHandler):
+        total: float = 0.0
+
+        def handle(self, event, **kwargs):
+            if isinstance(event, BlockRunCallEvent):
+                self.total += event.cost_usd or 0.0
+
+    get_dispatcher().add_event_handler(Spend())
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# llama_index.core re-exports get_dispatcher without declaring it (no __all__).
+from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
+from llama_index.core.instrumentation.events import BaseEvent
+
+__all__ = ["BlockRunCallEvent", "dispatcher"]
+
+dispatcher = get_dispatcher("llama_index.llms.blockrun")
+
+
+class BlockRunCallEvent(BaseEvent):
+    """What one call cost and why its model was chosen.
+
+    ``cost_usd`` is what was paid (0.0 for a free model, ``None`` on the account rail,
+    where the gateway bills the key); ``savings`` the fraction saved against the routing
+    baseline; ``routing`` is the router's decision for
+    ``model="auto"`` and the other profiles; ``receipt`` is the gateway's settlement
+    receipt for a paid call. A stream reports once, when it ends.
+    """
+
+    model: str
+    requested_model: str
+    cost_usd: float | None = None
+    savings: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    routing: dict[str, Any] | None = None
+    receipt: dict[str, Any] | None = None
+    streamed: bool = False
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The event's name in traces."""
+        return "BlockRunCallEvent"
