@@ -256,10 +256,10 @@ async def test_a_call_cancelled_after_paying_keeps_its_spend_on_the_budget() -> 
     # Its own gateway: the stalled request settles after the task is gone.
     with LocalGateway() as gw:
         budget = Budget(1.0)
-        gw.inject(Fault.delay(0.5, phase="paid"))
+        gw.inject(Fault.delay(2.0, phase="paid"))  # the gateway stalls after the claim
         async with AsyncBlockRunClient(api_url=gw.url, wallet_key=HARDHAT_KEY) as client:
             task = asyncio.create_task(client.chat(model=PAID, messages=HI, budget=budget))
-            while not any(r.paid for r in gw.requests):
+            while not gw.claimed_nonces:  # the paid request is in flight
                 await asyncio.sleep(0.01)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
