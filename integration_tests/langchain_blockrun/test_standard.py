@@ -1,0 +1,82 @@
+"""LangChain's standard integration tests for ChatBlockRun, live and from cassettes.
+
+``TestChatBlockRunLive`` talks to the session's LocalGateway over real loopback HTTP: the
+gateway verifies each x402 signature and records each payment (the wallet is Hardhat's
+public test key, funded only there). ``TestChatBlockRunReplay`` runs the same suite from
+cassettes with sockets off; record them with
+``uv run pytest integration_tests/langchain_blockrun/test_standard.py --record-mode=rewrite``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import pytest_socket
+from blockrun_core.testing import HARDHAT_KEY, LocalGateway
+from langchain_blockrun import ChatBlockRun
+from langchain_tests.integration_tests import ChatModelIntegrationTests
+
+# Replays never reach it: sockets are off and VCR answers every request.
+REPLAY_URL = "http://127.0.0.1:8402/api"
+
+
+def _script_weather_decision(request: pytest.FixtureRequest, gw: LocalGateway) -> None:
+    # LocalGateway's model calls a tool only when the prompt names it or tool_choice forces
+    # it; test_agent_loop asks "What is the weather in San Francisco, CA?" with get_weather
+    # bound, where a real model calls the tool. Script that one decision.
+    if request.node.originalname == "test_agent_loop":
+        gw.script(None, [{"name": "get_weather", "arguments": {"location": "San Francisco, CA"}}])
+
+
+class _BlockRunStandard(ChatModelIntegrationTests):
+    @property
+    def chat_model_class(self) -> type[ChatBlockRun]:
+        return ChatBlockRun
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"model": "openai/gpt-4o-mini"}
+
+    @property
+    def model_override_value(self) -> str:
+        return "openai/gpt-4.1-mini"
+
+    # supports_json_mode stays False: LocalGateway's model answers json_object requests with
+    # {"answer": ...} and cannot follow the suite's joke prompt; test_chat_model.py covers
+    # json_mode. The image, PDF and audio tests download their inputs from the internet.
+
+
+class TestChatBlockRunLive(_BlockRunStandard):
+    @pytest.fixture(autouse=True)
+    def _gateway(
+        self,
+        request: pytest.FixtureRequest,
+        home: object,
+        gw: LocalGateway,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setenv("BLOCKRUN_API_URL", gw.url)
+        monkeypatch.setenv("BLOCKRUN_WALLET_KEY", HARDHAT_KEY)
+        _script_weather_decision(request, gw)
+
+
+@pytest.mark.vcr
+class TestChatBlockRunReplay(_BlockRunStandard):
+    @property
+    def enable_vcr_tests(self) -> bool:
+        return True
+
+    @pytest.fixture(autouse=True)
+    def _gateway_or_cassette(
+        self, request: pytest.FixtureRequest, home: object, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("BLOCKRUN_WALLET_KEY", HARDHAT_KEY)
+        if request.config.getoption("--record-mode") in (None, "none"):
+            monkeypatch.setenv("BLOCKRUN_API_URL", REPLAY_URL)
+            # Unix sockets stay allowed: asyncio's event loop needs a socketpair.
+            pytest_socket.disable_socket(allow_unix_socket=True)
+            return
+        gw: LocalGateway = request.getfixturevalue("gw")
+        monkeypatch.setenv("BLOCKRUN_API_URL", gw.url)
+        _script_weather_decision(request, gw)

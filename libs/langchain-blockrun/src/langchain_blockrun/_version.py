@@ -1,0 +1,3 @@
+"""The package version (one place for the package and the traces it stamps)."""
+
+__version__ = "0.1.0"
