@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sys
 from pathlib import Path
@@ -80,6 +81,33 @@ def test_a_wrong_redis_password_is_a_configuration_error_without_the_password(
     finally:
         wrong.close()
         right.close()
+
+
+def test_a_redis_that_forgot_the_scripts_gets_them_again(redis_server: RedisServer) -> None:
+    store = RedisStore(redis_server.url, prefix="flushed:")
+    try:
+        assert store.reserve([BUDGET], "r1", 400, now=NOW, ttl_seconds=60) is None
+        admin = redis.Redis(host=redis_server.host, port=redis_server.port)
+        admin.script_flush()
+        admin.close()
+        store.commit([BUDGET], "r1", 400, now=NOW)
+        assert store.usage(BUDGET, now=NOW) == Usage(400, 0)
+    finally:
+        store.close()
+
+
+def test_a_redis_store_serves_successive_event_loops(redis_server: RedisServer) -> None:
+    store = RedisStore(redis_server.url, prefix="loops:")
+
+    async def hold(rid: str) -> object:
+        return await store.areserve([BUDGET], rid, 100, now=NOW, ttl_seconds=60)
+
+    try:
+        assert asyncio.run(hold("first")) is None
+        assert asyncio.run(hold("second")) is None  # a new loop gets its own connections
+        assert store.usage(BUDGET, now=NOW) == Usage(0, 200)
+    finally:
+        store.close()
 
 
 def test_a_missing_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -125,6 +124,8 @@ local spent, reserved = usage(1)
 return {spent, reserved}
 """
 
+_Scripts = dict[str, Any]  # script name -> redis-py Script (EVALSHA, loading it when missing)
+
 _SCRIPTS = {
     name: _PRELUDE + body
     for name, body in (
@@ -159,13 +160,15 @@ class RedisStore:
         redis = _import_redis()
         self.prefix = prefix
         self._lock = threading.Lock()
-        self._sync: Any = None  # (client, scripts) once connected
-        self._async: Any = None  # (loop, client, scripts)
-        self._owns_clients = isinstance(url, str)
-        self._async_only = False
+        self._unreachable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        # Once connected: (client, scripts); async clients also remember their event loop.
+        self._sync: tuple[Any, _Scripts] | None = None
+        self._async: tuple[asyncio.AbstractEventLoop | None, Any, _Scripts] | None = None
+        self._options: dict[str, Any] = {}
         if isinstance(url, str):
+            self._source = "url"
             self._where = _mask(url)
-            self._options: dict[str, Any] = {
+            self._options = {
                 "url": url,
                 "max_connections": max_connections,
                 "socket_connect_timeout": connect_timeout,
@@ -176,10 +179,11 @@ class RedisStore:
             except ValueError as exc:
                 raise ConfigurationError(f"Bad Redis URL {self._where!r}: {exc}") from exc
         elif isinstance(url, redis.asyncio.Redis):
+            self._source = "async client"
             self._where = _describe(url)
-            self._async_only = True
             self._async = (None, url, _register(url))
         elif isinstance(url, redis.Redis):
+            self._source = "sync client"
             self._where = _describe(url)
             self._sync = (url, _register(url))
         else:
@@ -239,25 +243,25 @@ class RedisStore:
 
     def close(self) -> None:
         """Close the clients this store created (an async one only if its loop allows it)."""
+        if self._source != "url":
+            return  # the caller's client: the caller closes it
         with self._lock:
             sync, self._sync = self._sync, None
             current, self._async = self._async, None
-        if not self._owns_clients:
-            return
         if sync is not None:
             sync[0].close()
         if current is not None:
             loop, client, _ = current
-            if not loop.is_closed() and not loop.is_running():
+            if loop is not None and not loop.is_closed() and not loop.is_running():
                 loop.run_until_complete(client.aclose())
 
     async def aclose(self) -> None:
         """Close the clients this store created."""
+        if self._source != "url":
+            return
         with self._lock:
             sync, self._sync = self._sync, None
             current, self._async = self._async, None
-        if not self._owns_clients:
-            return
         if sync is not None:
             sync[0].close()
         if current is not None and current[0] is asyncio.get_running_loop():
@@ -268,40 +272,46 @@ class RedisStore:
 
     def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
         scripts = self._sync_scripts()
-        with self._reaching():
+        try:
             return scripts[script](keys=keys, args=args)
+        except self._unreachable as exc:
+            raise self._unreachable_error(exc) from exc
 
     async def _arun(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        if self._sync is not None and not self._owns_clients:
-            # Built on a synchronous client: run it off the event loop.
+        if self._source == "sync client":
             return await asyncio.to_thread(self._run, script, keys, args)
         scripts = self._async_scripts()
-        with self._reaching():
+        try:
             return await scripts[script](keys=keys, args=args)
+        except self._unreachable as exc:
+            raise self._unreachable_error(exc) from exc
 
-    def _sync_scripts(self) -> dict[str, Any]:
+    def _unreachable_error(self, exc: Exception) -> ConfigurationError:
+        return ConfigurationError(f"Cannot reach the Redis budget store at {self._where}: {exc}")
+
+    def _sync_scripts(self) -> _Scripts:
         current = self._sync
-        if current is None:
-            if self._async_only:
-                raise ConfigurationError(
-                    "This RedisStore was given a redis.asyncio client, so it serves only the "
-                    "async methods; pass a URL or a redis.Redis to use it synchronously."
+        if current is not None:
+            return current[1]
+        if self._source == "async client":
+            raise ConfigurationError(
+                "This RedisStore was given a redis.asyncio client, so it serves only the "
+                "async methods; pass a URL or a redis.Redis to use it synchronously."
+            )
+        with self._lock:
+            if self._sync is None:
+                redis = _import_redis()
+                pool = redis.BlockingConnectionPool.from_url(
+                    retry=_retry(redis.retry.Retry, redis.backoff), **self._options
                 )
-            with self._lock:
-                if self._sync is None:
-                    redis = _import_redis()
-                    pool = redis.BlockingConnectionPool.from_url(
-                        retry=_retry(redis.retry.Retry, redis.backoff), **self._options
-                    )
-                    client = redis.Redis.from_pool(pool)
-                    self._sync = (client, _register(client))
-                current = self._sync
-        return current[1]  # type: ignore[no-any-return]
+                client = redis.Redis.from_pool(pool)
+                self._sync = (client, _register(client))
+            return self._sync[1]
 
-    def _async_scripts(self) -> dict[str, Any]:
+    def _async_scripts(self) -> _Scripts:
         current = self._async
-        if self._async_only:
-            return current[2]  # type: ignore[no-any-return]
+        if self._source == "async client" and current is not None:
+            return current[2]
         loop = asyncio.get_running_loop()
         if current is None or current[0] is not loop:
             # redis.asyncio connections belong to the loop that opened them: one client per loop.
@@ -313,18 +323,7 @@ class RedisStore:
             current = (loop, client, _register(client))
             with self._lock:
                 self._async = current
-        return current[2]  # type: ignore[no-any-return]
-
-    @contextmanager
-    def _reaching(self) -> Iterator[None]:
-        """Turn "cannot connect" into a ConfigurationError that names the (masked) server."""
-        redis = _import_redis()
-        try:
-            yield
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise ConfigurationError(
-                f"Cannot reach the Redis budget store at {self._where}: {exc}"
-            ) from exc
+        return current[2]
 
 
 def _import_redis() -> Any:
@@ -345,7 +344,7 @@ def _retry(retry_class: Any, backoff: Any) -> Any:
     return retry_class(backoff.ExponentialBackoff(cap=0.05, base=0.01), retries=1)
 
 
-def _register(client: Any) -> dict[str, Any]:
+def _register(client: Any) -> _Scripts:
     return {name: client.register_script(source) for name, source in _SCRIPTS.items()}
 
 

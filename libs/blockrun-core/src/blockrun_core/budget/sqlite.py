@@ -98,8 +98,8 @@ class SQLiteStore:
         self._write(partial(_release, chain, reservation_id))
 
     def usage(self, budget: BudgetKey, *, now: float) -> Usage:
-        with self._lock:
-            return _usage(self._conn, budget, now, advance=False)
+        # A deferred transaction: one snapshot for all its reads, and writers do not wait.
+        return self._transaction(partial(_usage, budget=budget, now=now, advance=False), "BEGIN")
 
     async def areserve(
         self,
@@ -139,14 +139,18 @@ class SQLiteStore:
 
     def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation`` in one immediate transaction: other writers wait, none interleave."""
+        return self._transaction(operation, "BEGIN IMMEDIATE")
+
+    def _transaction(self, operation: Callable[[sqlite3.Connection], T], begin: str) -> T:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute(begin)
             try:
                 result = operation(self._conn)
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
             return result
 
     async def _off_loop(self, call: Callable[[], T]) -> T:
@@ -191,7 +195,7 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-def _usage(conn: sqlite3.Connection, budget: BudgetKey, now: float, *, advance: bool) -> Usage:
+def _usage(conn: sqlite3.Connection, *, budget: BudgetKey, now: float, advance: bool) -> Usage:
     """The budget's usage at ``now``; ``advance`` (inside a write) also stores the moved window."""
     reserved = conn.execute(
         "SELECT COALESCE(SUM(micros), 0) FROM budget_reservation WHERE budget = ? AND expires > ?",
@@ -241,7 +245,7 @@ def _reserve(
     conn: sqlite3.Connection,
 ) -> Refusal | None:
     for key in chain:
-        usage = _usage(conn, key, now, advance=True)
+        usage = _usage(conn, budget=key, now=now, advance=True)
         if usage.spent_micros + usage.reserved_micros + micros > key.limit_micros:
             return Refusal(key, usage)
     expires = now + ttl_seconds
