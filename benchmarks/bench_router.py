@@ -123,18 +123,21 @@ def request_of(row: dict[str, Any]) -> Request:
 # --------------------------------------------------------------------------- the two routers
 
 
-def ours(request: Request) -> str:
-    """Our decision, as the client asks for it."""
+def our_router() -> Callable[[Request], str]:
+    """Our per-call routing, as the client asks for it (imported once, like the peer's)."""
     from blockrun_core.router import route
 
-    messages, tools, response_format = request
-    return route(
-        messages,
-        profile=PROFILE,
-        tools=tools,
-        response_format=response_format,
-        max_tokens=MAX_TOKENS,
-    ).model
+    def ours(request: Request) -> str:
+        messages, tools, response_format = request
+        return route(
+            messages,
+            profile=PROFILE,
+            tools=tools,
+            response_format=response_format,
+            max_tokens=MAX_TOKENS,
+        ).model
+
+    return ours
 
 
 def peer_router() -> Callable[[Request], str]:
@@ -179,6 +182,7 @@ def measure(
     name: str,
     requests: Sequence[Request],
     samples: int,
+    ours: Callable[[Request], str],
     peer: Callable[[Request], str],
     **target: Any,
 ) -> Row:
@@ -207,7 +211,7 @@ def _target(budget_us: float | None = None) -> dict[str, Any]:
 def bench(counts: Counts) -> tuple[list[Row], list[Row], str, int]:
     """The comparison rows, and the breakdown rows (route() against classify() alone)."""
     rows, source = eval_prompts()
-    peer = peer_router()
+    ours, peer = our_router(), peer_router()
     prompts = [row["prompt"] for row in rows]
     english = [row["prompt"] for row in rows if row.get("lang", "en") == "en"]
     short = [request_of(row) for row in rows if len(row["prompt"]) < 500]
@@ -227,12 +231,14 @@ def bench(counts: Counts) -> tuple[list[Row], list[Row], str, int]:
                     _target(budget),
                 )
             )
-    compared = [measure(name, reqs, n, peer, **target) for name, reqs, n, target in workloads]
-    breakdown = [breakdown_row(name, reqs, n) for name, reqs, n, _ in workloads]
+    compared = [measure(name, reqs, n, ours, peer, **target) for name, reqs, n, target in workloads]
+    breakdown = [breakdown_row(name, reqs, n, ours) for name, reqs, n, _ in workloads]
     return compared, breakdown, source, len(short)
 
 
-def breakdown_row(name: str, requests: Sequence[Request], samples: int) -> Row:
+def breakdown_row(
+    name: str, requests: Sequence[Request], samples: int, ours: Callable[[Request], str]
+) -> Row:
     """Ours only: the whole ``route()`` (as ``ours``) against ``classify()`` alone."""
     from blockrun_core.router import RouteRequest, classify
 

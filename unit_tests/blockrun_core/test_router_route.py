@@ -20,8 +20,6 @@ from blockrun_core.router import (
     PROFILES,
     TABLES,
     TIERS,
-    Classification,
-    RouteRequest,
     RoutingDecision,
     Tier,
     measure,
@@ -46,17 +44,22 @@ TOOL = {
 IMAGE_URL_PART = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
 
 
+Seen = list[tuple[Any, Any, Any]]  # (messages, tools, response_format) the classifier got
+
+
 @pytest.fixture(autouse=True)
-def classified(monkeypatch: pytest.MonkeyPatch) -> Callable[[Tier], list[RouteRequest]]:
+def classified(monkeypatch: pytest.MonkeyPatch) -> Callable[[Tier], Seen]:
     """Make the classifier answer SIMPLE; call the fixture to pick another tier."""
-    seen: list[RouteRequest] = []
+    seen: Seen = []
 
-    def answer(tier: Tier) -> list[RouteRequest]:
-        def classify(request: RouteRequest) -> Classification:
-            seen.append(request)
-            return Classification(tier, 0.875, (f"stand-in says {tier}",))
+    def answer(tier: Tier) -> Seen:
+        def classify_messages(
+            messages: Any, tools: Any, response_format: Any
+        ) -> tuple[Tier, float, tuple[str, ...]]:
+            seen.append((messages, tools, response_format))
+            return tier, 0.875, (f"stand-in says {tier}",)
 
-        monkeypatch.setattr(route_module, "classify", classify)
+        monkeypatch.setattr(route_module, "classify_messages", classify_messages)
         return seen
 
     answer("SIMPLE")
@@ -80,7 +83,7 @@ def _with(catalog: Catalog, ids: tuple[str, ...] | set[str], **changes: Any) -> 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("tier", TIERS)
 def test_every_profile_and_tier_routes_to_its_table(
-    classified: Callable[[Tier], list[RouteRequest]], profile: str, tier: Tier
+    classified: Callable[[Tier], Seen], profile: str, tier: Tier
 ) -> None:
     classified(tier)
     decision = route(HI, profile=profile)
@@ -118,12 +121,12 @@ def test_premium_with_tools_drops_models_that_cannot_call_them() -> None:
 
 
 def test_the_classifier_sees_the_whole_request(
-    classified: Callable[[Tier], list[RouteRequest]],
+    classified: Callable[[Tier], Seen],
 ) -> None:
     seen = classified("MEDIUM")
     fmt = {"type": "json_object"}
     decision = route(HI, tools=[TOOL], tool_choice="required", response_format=fmt, max_tokens=77)
-    assert seen == [RouteRequest(HI, [TOOL], "required", fmt, 77)]
+    assert seen == [(HI, [TOOL], fmt)]
     assert decision.tier == "MEDIUM"
 
 
@@ -205,7 +208,7 @@ def test_an_emptied_tier_is_extended_from_higher_tiers_of_the_profile() -> None:
 
 
 def test_after_the_profiles_tables_the_catalog_is_the_last_resort(
-    classified: Callable[[Tier], list[RouteRequest]],
+    classified: Callable[[Tier], Seen],
 ) -> None:
     classified("REASONING")
     auto = {m for t in TIERS for m in TABLES["auto"].chain(t)}
@@ -227,7 +230,7 @@ def test_after_the_profiles_tables_the_catalog_is_the_last_resort(
 
 
 def test_premium_falls_back_to_the_best_and_eco_to_the_cheapest(
-    classified: Callable[[Tier], list[RouteRequest]],
+    classified: Callable[[Tier], Seen],
 ) -> None:
     classified("REASONING")
     text_only = _with(
@@ -314,7 +317,7 @@ def test_cost_baseline_and_savings_by_hand() -> None:
 
 
 def test_long_context_rates_flat_and_free_models(
-    classified: Callable[[Tier], list[RouteRequest]],
+    classified: Callable[[Tier], Seen],
 ) -> None:
     classified("COMPLEX")
     # 900,032 characters -> 225,008 tokens, over Opus's 200k threshold: $10 / $37.50.

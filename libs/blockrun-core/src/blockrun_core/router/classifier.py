@@ -9,20 +9,20 @@ the margin over the runner-up sets the confidence through a fitted sigmoid (see
 ``_CONF_SLOPE``). ``blockrun route --eval`` scores it on ``evaluation/router_prompts.jsonl``.
 
 Cost is bounded: long texts are scanned at their head and tail only, each text once,
-with linear-time patterns. A short prompt takes 10 to 20 microseconds.
+with linear-time patterns. A short prompt takes about 10 microseconds.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from typing import Any
 
 from .lexicon import BITS, CONCEPTS, NOTATION, scan
 from .types import TIERS, Classification, RouteRequest, Tier
 
-__all__ = ["classify"]
+__all__ = ["classify", "classify_messages"]
 
 _HEAD, _TAIL = 2_000, 1_000  # chars of a long user turn that are read
 _SYSTEM_HEAD = 1_500
@@ -67,34 +67,37 @@ class _Request:
     __slots__ = ("assistant", "image", "previous", "system", "tool_loop", "total_chars", "user")
 
     def __init__(self, messages: Sequence[Any]) -> None:
-        self.user = self.system = self.previous = self.assistant = ""
-        self.image = self.tool_loop = False
-        self.total_chars = 0
-        last_user = -1
-        for index in range(len(messages) - 1, -1, -1):
-            message = messages[index]
-            if isinstance(message, Mapping) and message.get("role") == "user":
-                last_user = index
-                break
-        for index, message in enumerate(messages):
-            if not isinstance(message, Mapping):
+        # One pass: each user turn pushes the one before it (and the assistant reply
+        # after that) into "previous"; tool results count only after the last user turn.
+        user = system = previous = assistant = replied = ""
+        seen_user = image = tool_loop = False
+        total_chars = 0
+        for message in messages:
+            if message.__class__ is not dict and not isinstance(message, Mapping):
                 continue
-            text, image = _text_of(message.get("content"))
-            self.total_chars += len(text)
-            self.image = self.image or image
+            content = message.get("content")
+            if content.__class__ is str:
+                text = content
+            else:
+                text, has_image = _text_of(content)
+                image = image or has_image
+            total_chars += len(text)
             role = message.get("role")
-            if index == last_user:
-                self.user = text
+            if role == "user":
+                if seen_user:
+                    previous = user
+                user, assistant, replied = text, replied, ""
+                seen_user, tool_loop = True, False
             elif role in ("system", "developer"):
-                self.system = self.system or text
-            elif index < last_user and role == "user":
-                self.previous, self.assistant = text, ""
-            elif index < last_user and role == "assistant":
-                self.assistant = text[:_ASSISTANT_HEAD]
-            elif index > last_user and role == "tool":
-                self.tool_loop = True
-        if last_user < 0 and messages and isinstance(messages[-1], Mapping):
-            self.user = _text_of(messages[-1].get("content"))[0]
+                system = system or text
+            elif role == "assistant":
+                replied = text[:_ASSISTANT_HEAD]
+            elif role == "tool":
+                tool_loop = True
+        if not seen_user and messages and isinstance(messages[-1], Mapping):
+            user = _text_of(messages[-1].get("content"))[0]
+        self.user, self.system, self.previous, self.assistant = user, system, previous, assistant
+        self.image, self.tool_loop, self.total_chars = image, tool_loop, total_chars
 
 
 # ---- structural features ----------------------------------------------------------
@@ -133,16 +136,33 @@ if sorted(hint for _, hints in _CODE_HINT_PROBES for hint in hints) != sorted(_C
     for hint in hints
 ):
     raise RuntimeError("_CODE_HINT_PROBES must cover _CODE_HINTS")
+# The hints as bytes, for ASCII text (see _ascii_code_hints): the one-character ones, the
+# two-character ones, and words. _NOT_SINGLES is every byte but the first kind's;
+# _PAIR_RUNS maps every byte but the second kind's characters to a space.
+_SINGLE_HINTS = tuple(hint.encode() for hint in _CODE_HINTS if len(hint) == 1)
+_PAIR_HINTS = tuple(hint.encode() for hint in _CODE_HINTS if len(hint) == 2)
+_WORD_HINTS = tuple(hint.encode() for hint in _CODE_HINTS if len(hint) > 2)
+_NOT_SINGLES = bytes(byte for byte in range(256) if bytes((byte,)) not in _SINGLE_HINTS)
+_PAIR_CHARS = b"".join(_PAIR_HINTS)
+_PAIR_RUNS = bytes(byte if byte in _PAIR_CHARS else 32 for byte in range(256))
+if b" " in _PAIR_CHARS or any(not hint.isascii() for hint in _CODE_HINTS):
+    raise RuntimeError("code hints must be ASCII, and two-character ones hold no space")
 _AND = (" and ", " und ", " y ", " e ", " et ", " и ", "和", "及", " و")
 _LIST_OPENERS = (
     "including", "inklusive", "einschließlich", "incluyendo", "incluindo", "y compris",
     "включая", "包括", "含め", "포함", "بما في ذلك",
 )  # fmt: skip
+_COLONS = (":", "：")
+_LIST_SEPARATORS = (", ", "，", "、", "،", "; ")
 # Separators between the actions of a multi-step request.
 _STEP_MARKS = (
     ",", "，", "、", "،", " and ", " then ", " и ", " und ", " y ", " e ", " et ",
     "然后", "并", "하고", "해서", "して", " ثم ",
 )  # fmt: skip
+_Marks = tuple[tuple[str, ...], ...]
+_MARKS: _Marks = (_COLONS, _LIST_OPENERS, _LIST_SEPARATORS, _AND, _STEP_MARKS)
+# An ASCII text can hold none of the other marks: searching it for them is wasted time.
+_ASCII_MARKS: _Marks = tuple(tuple(m for m in marks if m.isascii()) for marks in _MARKS)
 # A short question opening with one of these asks for a yes or a no.
 _YES_NO_OPENERS = frozenset(
     "is are does do can was were did will has have ist sind kann est es hay هل ли".encode().split()
@@ -169,33 +189,46 @@ def _split_instruction(text: str) -> tuple[str, str]:
 def _enumerated(low: str) -> int:
     """Parts listed in an instruction: "a policy: x, y, z and w" -> 4 (the sentence after
     the first colon or "including"), or a Chinese or Japanese 、-separated list."""
-    commas = low.count("、")
-    items = commas + 1 if commas >= 2 else 0
-    colon = max(low.find(":"), low.find("："))
+    if low.isascii():
+        colons, openers, separators, ands, _ = _ASCII_MARKS
+        items = 0
+    else:
+        colons, openers, separators, ands, _ = _MARKS
+        commas = low.count("、")
+        items = commas + 1 if commas >= 2 else 0
+    colon = max(map(low.find, colons))
     if colon < 0:
-        colon = max(map(low.find, _LIST_OPENERS))
+        colon = max(map(low.find, openers))
     if colon < 0:
         return items
     rest = low[colon : colon + 400]
     end = rest.find(". ")
     if end > 0:
         rest = rest[:end]
-    separators = rest.count(", ") + rest.count("，") + rest.count("、") + rest.count("،")
-    listed = separators + rest.count("; ") + any(map(rest.__contains__, _AND)) + 1
+    listed = sum(map(rest.count, separators)) + any(map(rest.__contains__, ands)) + 1
     return max(items, listed)
 
 
 def _code_lines(text: str) -> int:
-    """Lines inside ``` fences, or lines of an unfenced paste that looks like code."""
+    """Lines inside ``` fences, or lines of an unfenced paste that looks like code: one
+    with at least half as many code hints (``_CODE_HINTS``, each occurrence) as lines."""
     if "`" in text and text.count("```") >= 2:
         return max(text.count("\n", text.find("```"), text.rfind("```")) - 1, 1)
     lines = text.count("\n")
     if lines < 3:
         return 0
-    # lines if sum(text.count(hint) for hint in _CODE_HINTS) reaches the threshold, but
-    # counting only hints whose probe character occurs (a presence test is far cheaper
-    # than a count, and prose holds few of them) and stopping once the threshold is met.
     threshold = max(4, lines // 2)
+    if text.isascii():
+        hits = _ascii_code_hints(text.encode(), threshold)
+    else:
+        hits = _code_hints(text, threshold)
+    return lines if hits >= threshold else 0
+
+
+def _code_hints(text: str, threshold: int) -> int:
+    """``sum(text.count(hint) for hint in _CODE_HINTS)``, or a smaller sum that already
+    reaches ``threshold``. Only hints whose probe character occurs are counted: a presence
+    test is far cheaper than a count, and prose holds few of them."""
     hits = 0
     for probe, hints in _CODE_HINT_PROBES:
         if probe in text:
@@ -205,8 +238,23 @@ def _code_lines(text: str) -> int:
                 for hint in hints:
                     hits += text.count(hint)
             if hits >= threshold:
-                return lines
-    return 0
+                break
+    return hits
+
+
+def _ascii_code_hints(data: bytes, threshold: int) -> int:
+    """:func:`_code_hints` for ASCII text, as bytes: each kind of hint in one pass. Deleting
+    every other byte leaves the one-character hints; the two-character ones lie within
+    runs of their characters, which split() keeps apart and which are short in prose."""
+    hits = len(data.translate(None, _NOT_SINGLES))
+    if hits < threshold:
+        runs = b" ".join(data.translate(_PAIR_RUNS).split())
+        hits += sum(map(runs.count, _PAIR_HINTS))
+        for word in _WORD_HINTS:
+            if hits >= threshold:
+                break
+            hits += data.count(word)
+    return hits
 
 
 def _pair_count(text: str, probe: str, pairs: tuple[str, ...]) -> int:
@@ -246,10 +294,13 @@ def _asks_first(low: str, bits: int) -> bool:
 
 def _quotes_snippet(text: str) -> bool:
     """Whether ``text`` quotes a short snippet; the apostrophe of "what's" opens none."""
-    for found in _QUOTED.finditer(text):
+    # finditer(), but most texts quote nothing: one search() answers them.
+    found = _QUOTED.search(text)
+    while found is not None:
         start = found.start()
         if start == 0 or not text[start - 1].isalpha():
             return True
+        found = _QUOTED.search(text, found.end())
     return False
 
 
@@ -350,6 +401,7 @@ _PROOF, _PROOF_MENTION, _TRIVIAL_CODE, _BRIEF, _CODE = (
 )
 _WORK = _mask("write", "code", "plan", "design", "architecture", "build_system", "document")
 _NOT_FROM_SYSTEM = _mask("greeting", "brief", "definition", "tiny_creative", "eli5")
+_FIGURE_CUES = _BIG_TOPIC | _WORD_UNIT
 
 # Lowest tier for requests with tools, and with structured output (JSON). The evaluation
 # set's labelling rules would let "one obvious tool call" or "pull two fields out as JSON"
@@ -365,7 +417,9 @@ _CONF_SLOPE = 1.15
 _CONF_BIAS = 0.3
 
 
-# A turn's scores by its size in tokens, before its cues (see _Turn).
+# A turn's scores by its size in tokens, before its cues (see _Turn). True SIMPLE prompts
+# carry their own cues (greeting, lookup, arithmetic ...), so shortness alone must not
+# outweigh an explicit task.
 _SIZE_SCORES: tuple[_Weights, ...] = (
     (1.0, 0.0, 0.0, 0.0),  # <= 8 tokens
     (1.1, 0.5, 0.0, 0.0),  # <= 16
@@ -373,13 +427,30 @@ _SIZE_SCORES: tuple[_Weights, ...] = (
     (0.0, 1.0, 0.4, 0.0),  # <= 70
     (0.0, 1.2, 0.6, 0.0),
 )
-_CUE_SCORES: dict[int, tuple[_Weights, tuple[str, ...]]] = {}
+# Every size threshold the cue rules below test a turn's tokens against: with its cue
+# bits, the band a size falls in decides all of its scores that the text itself does not.
+# Bands: the token count itself up to 8 (the "short prompt" reason names it), then one
+# per gap between these limits.
+_BAND_LIMITS = (8, 12, 16, 20, 30, 70)
+_BANDS = bytes(
+    tokens if tokens <= 8 else 8 + sum(tokens > limit for limit in _BAND_LIMITS)
+    for tokens in range(_BAND_LIMITS[-1] + 1)
+)
+_TOP_BAND = 8 + len(_BAND_LIMITS)
+_BANDED = len(_BANDS)  # token counts _BANDS covers; any more is _TOP_BAND
+_CachedScores = tuple[_Weights, tuple[str, ...]]
+_CUE_SCORES: dict[int, _CachedScores] = {}
 
 
-def _cue_scores(size: int, bits: int) -> tuple[_Weights, tuple[str, ...]]:
-    """A turn's scores from its size and cue bits, and the cues' reasons."""
+def _cue_scores(tokens: int, bits: int) -> _CachedScores:
+    """A turn's scores from its size and cue bits alone, and the reasons they give."""
+    if tokens <= 8:
+        size = 0
+        reasons = [f"short prompt ({tokens} tokens)"]
+    else:
+        size = 1 if tokens <= 16 else 2 if tokens <= 30 else 3 if tokens <= 70 else 4
+        reasons = []
     scores = list(_SIZE_SCORES[size])
-    reasons: list[str] = []
     # MEDIUM cues saturate: code + prose + explanation is not "more MEDIUM" than code.
     medium_top = medium_sum = 0.0
     rest = bits
@@ -396,6 +467,44 @@ def _cue_scores(size: int, bits: int) -> tuple[_Weights, tuple[str, ...]]:
         if reason:
             reasons.append(reason)
     scores[1] += medium_top + 0.2 * (medium_sum - medium_top)
+
+    if bits & _GREETING and tokens > 12:
+        scores[0] -= 1.2  # "thanks, now design ..." is not small talk
+    if bits & _FACTOID and bits & _WORK:
+        scores[0] -= 1.2  # "a story about a dragon who is ..." asks for no fact
+    if bits & _BRIEF and bits & _WRITE and not bits & _TINY:
+        scores[0] -= 1.0  # a "short story" is still a story
+    if bits & _TRIVIAL_CODE and bits & _CODE and tokens <= 12 and not bits & _WORK & ~_CODE:
+        scores[0] += 1.5  # "how do I print a variable in Python?"
+    if bits & _DEFINITION:
+        explained = _EXPLAIN if bits & _ELI5 else 0
+        if tokens <= 20 and not bits & _TASK & ~explained:
+            # "what is a theorem?" names a topic and asks for no work
+            scores[0] += 2.2 if explained else 1.0
+            scores[1] -= 0.5
+            scores[2] -= 1.0
+            scores[3] -= 1.5
+        elif bits & _EXPLAIN and not explained:
+            scores[0] -= 0.9  # "what is X, and why?" wants more than a lookup
+    if bits & _REASONING_CUES:
+        if bits & _SOLVE and bits & (_MATH | NOTATION):
+            scores[3] += 1.0
+        if bits & _STEPWISE and bits & _MATHS:
+            scores[3] += 0.8
+        if bits & _PROOF_NOUN and bits & _MATH:
+            scores[3] += 1.0
+        if bits & _CONSTRAINT and bits & _CONSTRAINED:
+            scores[3] += 0.8
+        if (bits & _REASONING_CUES).bit_count() >= 2 and not bits & _DELIVERABLE:
+            scores[3] += 0.6
+        if bits & _FACTOID and bits & _PUZZLE:
+            scores[0] -= 1.2  # "who broke the vase?" closes a puzzle, not a lookup
+        if bits & _EXPLAIN and bits & _PROBLEM:
+            scores[3] += 0.6  # "explain" after a problem asks for the reasoning
+    if bits & _COMPLETE and bits & _DELIVERABLE:
+        scores[2] += 1.0
+    if bits & _TINY and bits & _WRITE:
+        scores[1] -= 1.0
     return (scores[0], scores[1], scores[2], scores[3]), tuple(reasons)
 
 
@@ -405,8 +514,6 @@ class _Turn:
     __slots__ = ("bits", "low", "per_char", "reasons", "scores", "tokens")
 
     def __init__(self, text: str) -> None:
-        reasons: list[str] = []
-        self.reasons = reasons
         instruction, payload = _split_instruction(text)
         low = self.low = instruction.lower()
         bits, raw, dense = scan(low)
@@ -414,69 +521,23 @@ class _Turn:
             bits &= ~_PROOF  # "why it was so hard to prove" mentions a proof, asks for none
         self.bits = bits
         # ~1/4 token per character of alphabetic scripts, ~3/4 per CJK or Hangul character
-        self.per_char = 0.25 + 0.5 * dense / len(low) if dense else 0.25
-        tokens = self.tokens = math.ceil(len(low) * self.per_char)
-        # True SIMPLE prompts carry their own cues (greeting, lookup, arithmetic ...), so
-        # shortness alone must not outweigh an explicit task.
-        if tokens <= 8:
-            size = 0
-            reasons.append(f"short prompt ({tokens} tokens)")
-        elif tokens <= 16:
-            size = 1
-        elif tokens <= 30:
-            size = 2
-        elif tokens <= 70:
-            size = 3
+        if dense:
+            self.per_char = 0.25 + 0.5 * dense / len(low)
+            tokens = math.ceil(len(low) * self.per_char)
         else:
-            size = 4
-        # The scores so far depend on the size and the bits alone: computed once each.
-        cue_key = bits << 3 | size
+            self.per_char = 0.25
+            tokens = (len(low) + 3) >> 2  # math.ceil(len(low) * 0.25), exactly
+        self.tokens = tokens
+        # Scores that depend on the cue bits and the size alone are computed once each.
+        cue_key = bits << 4 | (_BANDS[tokens] if tokens < _BANDED else _TOP_BAND)
         cued = _CUE_SCORES.get(cue_key)
         if cued is None:
-            cued = _cue_scores(size, bits)
+            cued = _cue_scores(tokens, bits)
             if len(_CUE_SCORES) >= 4_096:
                 _CUE_SCORES.clear()
             _CUE_SCORES[cue_key] = cued
         scores = self.scores = list(cued[0])
-        reasons.extend(cued[1])
-
-        if bits & _GREETING and tokens > 12:
-            scores[0] -= 1.2  # "thanks, now design ..." is not small talk
-        if bits & _FACTOID and bits & _WORK:
-            scores[0] -= 1.2  # "a story about a dragon who is ..." asks for no fact
-        if bits & _BRIEF and bits & _WRITE and not bits & _TINY:
-            scores[0] -= 1.0  # a "short story" is still a story
-        if bits & _TRIVIAL_CODE and bits & _CODE and tokens <= 12 and not bits & _WORK & ~_CODE:
-            scores[0] += 1.5  # "how do I print a variable in Python?"
-        if bits & _DEFINITION:
-            explained = _EXPLAIN if bits & _ELI5 else 0
-            if tokens <= 20 and not bits & _TASK & ~explained:
-                # "what is a theorem?" names a topic and asks for no work
-                scores[0] += 2.2 if explained else 1.0
-                scores[1] -= 0.5
-                scores[2] -= 1.0
-                scores[3] -= 1.5
-            elif bits & _EXPLAIN and not explained:
-                scores[0] -= 0.9  # "what is X, and why?" wants more than a lookup
-        if bits & _REASONING_CUES:
-            if bits & _SOLVE and bits & (_MATH | NOTATION):
-                scores[3] += 1.0
-            if bits & _STEPWISE and bits & _MATHS:
-                scores[3] += 0.8
-            if bits & _PROOF_NOUN and bits & _MATH:
-                scores[3] += 1.0
-            if bits & _CONSTRAINT and bits & _CONSTRAINED:
-                scores[3] += 0.8
-            if (bits & _REASONING_CUES).bit_count() >= 2 and not bits & _DELIVERABLE:
-                scores[3] += 0.6
-            if bits & _FACTOID and bits & _PUZZLE:
-                scores[0] -= 1.2  # "who broke the vase?" closes a puzzle, not a lookup
-            if bits & _EXPLAIN and bits & _PROBLEM:
-                scores[3] += 0.6  # "explain" after a problem asks for the reasoning
-        if bits & _COMPLETE and bits & _DELIVERABLE:
-            scores[2] += 1.0
-        if bits & _TINY and bits & _WRITE:
-            scores[1] -= 1.0
+        reasons = self.reasons = list(cued[1])
 
         if tokens <= 16 and not bits & _NOT_ARITHMETIC and _is_arithmetic(low):
             scores[0] += 2.5
@@ -488,21 +549,25 @@ class _Turn:
             if tokens <= 16 and raw.split(b" ", 1)[0] in _YES_NO_OPENERS:
                 scores[0] += 0.8
                 reasons.append("yes/no question")
-        if tokens > 16:
+        if tokens > 16 and bits & _DELIVERABLE:
             items = _enumerated(low[:_LIST_HEAD])
-            if items >= 3 and bits & _DELIVERABLE:
+            if items >= 3:
                 scores[2] += 1.8 if items >= 5 else 1.0 if items >= 4 else 0.5
                 reasons.append(f"{items} listed parts")
 
-        numbers = len(raw.translate(_DIGIT_GROUPS).split())
+        # Figures matter to a long turn, or next to a scale or word-count cue.
+        if tokens > 16 or bits & _FIGURE_CUES:
+            numbers = len(raw.translate(_DIGIT_GROUPS).split())
+        else:
+            numbers = 0
         if numbers:
             if bits & _BIG_TOPIC and _SCALE.search(low):
                 scores[2] += 0.8
                 reasons.append("large-scale figures")
             if bits & _WORD_UNIT and _WORD_COUNT.search(low):
                 scores[1] += 0.8
-        question = "?" in low or "？" in low
-        if tokens > 16 and numbers >= 2 and (question or bits & _CONSTRAINT):
+        if tokens > 16 and numbers >= 2:
+            question = "?" in low or "？" in low
             if numbers >= 3 and bits & _CONSTRAINT and not bits & _DELIVERABLE:
                 scores[3] += 0.6
             if question and not bits & _NOT_A_WORD_PROBLEM and _asks_first(low, bits):
@@ -559,15 +624,26 @@ def _system_cues(system: str) -> _SystemCues:
 
 def classify(request: RouteRequest) -> Classification:
     """Place ``request`` in a tier, with a calibrated confidence and plain-words signals."""
-    parts = _Request(request.messages)
-    signals: list[str] = []
+    return Classification(
+        *classify_messages(request.messages, request.tools, request.response_format)
+    )
+
+
+def classify_messages(
+    messages: Sequence[Any], tools: Sized | None, response_format: object
+) -> tuple[Tier, float, tuple[str, ...]]:
+    """:func:`classify` without the request and result objects, for ``route()``: the tier,
+    the confidence and the signals of these messages, offered ``tools``."""
+    parts = _Request(messages)
     sample = _sample(parts.user, _HEAD, _TAIL)
-    if len(sample) < len(parts.user):
-        signals.append(f"long turn sampled ({len(sample):,} of {len(parts.user):,} chars read)")
     turn = _Turn(sample)
     scores = turn.scores
     bits = turn.bits
-    signals.extend(turn.reasons)
+    if len(sample) < len(parts.user):
+        read = f"long turn sampled ({len(sample):,} of {len(parts.user):,} chars read)"
+        signals = [read, *turn.reasons]
+    else:
+        signals = turn.reasons
 
     # A short follow-up ("continue", "and the proof?") carries on the earlier turn's task.
     small_talk = bits & _GREETING and not bits & _TASK
@@ -592,20 +668,21 @@ def classify(request: RouteRequest) -> Classification:
         if wants_json:
             floor = max(floor, _STRUCTURED_FLOOR)
             signals.append("system prompt asks for JSON")
-    tools = len(request.tools or ())
-    if tools:
+    offered = len(tools) if tools else 0
+    if offered:
         floor = max(floor, _TOOLS_FLOOR)
         scores[_M] += 0.5
-        steps = sum(map(turn.low.count, _STEP_MARKS))
+        low = turn.low
+        steps = sum(map(low.count, (_ASCII_MARKS if low.isascii() else _MARKS)[-1]))
         if bits & _AGENTIC and steps >= 2:
             scores[_C] += 2.8  # several actions to carry out with tools: an agent run
         elif bits & _AGENTIC or steps >= 2:
             scores[_C] += 1.6
-        signals.append(f"{tools} tool{'s' if tools > 1 else ''} offered")
+        signals.append(f"{offered} tool{'s' if offered > 1 else ''} offered")
     if parts.tool_loop:
         floor = max(floor, _TOOLS_FLOOR)
         signals.append("mid tool loop")
-    if request.response_format is not None:
+    if response_format is not None:
         floor = max(floor, _STRUCTURED_FLOOR)
         signals.append("structured output requested")
     if parts.image:
@@ -621,16 +698,20 @@ def classify(request: RouteRequest) -> Classification:
             scores[_C] += 1.0 if total_tokens < 30_000 else 2.0
             signals.append(f"long input ({size})")
 
-    best = floor
-    for tier in range(floor + 1, 4):
-        # A tie between tiers with real evidence goes up: under-routing costs more.
-        if scores[tier] > scores[best] or (scores[tier] == scores[best] > 0):
-            best = tier
-    runner_up = -math.inf  # max() of the other tiers' scores (floor <= _M: never empty)
-    for tier in range(floor, 4):
-        if tier != best and scores[tier] > runner_up:
-            runner_up = scores[tier]
-    margin = scores[best] - runner_up
+    best, margin = _best_tier(scores, floor)
     confidence = 1.0 / (1.0 + math.exp(-(_CONF_SLOPE * margin + _CONF_BIAS)))
-    chosen: Tier = TIERS[best]
-    return Classification(chosen, confidence, tuple(signals))
+    return TIERS[best], confidence, tuple(signals)
+
+
+def _best_tier(scores: list[float], floor: int) -> tuple[int, float]:
+    """The best-scoring tier from ``floor`` up, and its margin over the runner-up. A tie
+    between tiers with real evidence (a score above 0) goes to the higher one, since
+    under-routing costs more; otherwise to the lower one."""
+    window = scores[floor:]
+    top = max(window)
+    if top > 0:
+        best = floor + len(window) - 1 - window[::-1].index(top)
+    else:
+        best = floor + window.index(top)
+    del window[best - floor]  # floor <= _M: the others are never empty
+    return best, top - max(window)

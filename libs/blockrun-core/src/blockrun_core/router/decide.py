@@ -18,7 +18,7 @@ from blockrun_core.catalog import Catalog, ModelInfo, default_catalog
 from blockrun_core.catalog.quote import FEE_MICROS, MIN_CHARGE_MICROS
 from blockrun_core.errors import ConfigurationError
 
-from .classifier import classify
+from .classifier import classify_messages
 from .filters import Chain, Needs, select, unmet_need
 from .tiers import TABLES, TierTable, table_for
 from .types import (
@@ -26,7 +26,6 @@ from .types import (
     PROFILES,
     TIERS,
     Profile,
-    RouteRequest,
     RoutingDecision,
     Tier,
     _decision,
@@ -156,6 +155,31 @@ def _json_chars(value: Any) -> int:
     return len(text) if text.isascii() else _utf8_len(text)
 
 
+_ToolsSize = tuple[Sequence[Any], tuple[int, ...], int]
+_TOOLS_SIZES: dict[int, _ToolsSize] = {}
+_MAX_TOOLS_SIZES = 64
+
+
+def _tools_chars(tools: Sequence[Any]) -> int:
+    """``_json_chars(tools)``, remembered per tools list: an agent re-sends the list it
+    bound on every call of a run, and serialising it is most of what tools add to a
+    decision. A list is known again when it is the same object holding the same tool
+    objects (by identity: a schema edited in place inside a kept tool dict is not seen,
+    and its size is then stale until the list changes). Held lists stay alive, so their
+    ids are not reused while remembered."""
+    if tools.__class__ is not list and tools.__class__ is not tuple:
+        return _json_chars(tools)
+    members = tuple(map(id, tools))
+    known = _TOOLS_SIZES.get(id(tools))
+    if known is not None and known[0] is tools and known[1] == members:
+        return known[2]
+    chars = _json_chars(tools)
+    if len(_TOOLS_SIZES) >= _MAX_TOOLS_SIZES:
+        _TOOLS_SIZES.clear()
+    _TOOLS_SIZES[id(tools)] = (tools, members, chars)
+    return chars
+
+
 def _wants_structured_output(response_format: Any) -> bool:
     if not isinstance(response_format, Mapping):
         return False
@@ -169,8 +193,7 @@ class _Price:
     """A model's quote formula with integer rates (see ``catalog.quote``)."""
 
     __slots__ = (
-        "flat",
-        "free",
+        "fixed",
         "in_rate",
         "long_in",
         "long_out",
@@ -180,13 +203,20 @@ class _Price:
     )
 
     def __init__(self, model: ModelInfo) -> None:
-        self.free = model.is_free
-        self.flat = _pico(model.flat_price or 0.0) if model.billing_mode == "flat" else None
+        # A free model costs nothing, a flat-billed one its flat price, whatever the request.
+        fixed: int | None = None
+        if model.is_free:
+            fixed = 0
+        elif model.billing_mode == "flat":
+            fixed = _pico(model.flat_price or 0.0)
+        self.fixed = fixed
         self.max_output = model.max_output
         self.in_rate = _pico(model.input_price)
         self.out_rate = _pico(model.output_price)
+        # Input beyond this many tokens is billed at the long-context rates.
+        threshold = model.long_context_threshold
         self.long_threshold = (
-            model.long_context_threshold if model.has_long_context_pricing else None
+            threshold if threshold is not None and model.has_long_context_pricing else math.inf
         )
         self.long_in = _pico(model.long_input_price or model.input_price)
         self.long_out = _pico(model.long_output_price or model.output_price)
@@ -194,16 +224,16 @@ class _Price:
     def micros(self, input_tokens: int, max_tokens: int) -> int:
         """Micro-USD the gateway quotes: input at the input rate, 10% of the clamped
         ``max_tokens`` at the output rate, floored at $0.001, plus the $0.001 fee."""
-        if self.free:
-            return 0
-        if self.flat is not None:
-            return self.flat
-        output = min(max_tokens, self.max_output)
-        if self.long_threshold is not None and input_tokens > self.long_threshold:
+        if self.fixed is not None:
+            return self.fixed
+        # min() and max() spelled out: this runs twice per routing decision.
+        output = max_tokens if max_tokens < self.max_output else self.max_output
+        if input_tokens > self.long_threshold:
             tenths = 10 * input_tokens * self.long_in + output * self.long_out
         else:
             tenths = 10 * input_tokens * self.in_rate + output * self.out_rate
-        return max(-(-tenths // 10_000_000), MIN_CHARGE_MICROS) + FEE_MICROS
+        cost = -(-tenths // 10_000_000)
+        return (cost if cost > MIN_CHARGE_MICROS else MIN_CHARGE_MICROS) + FEE_MICROS
 
 
 def _pico(price: float) -> int:
@@ -346,22 +376,22 @@ def route(
 
     chars, image_chars, images = measure(messages)
     if tools:
-        chars += _json_chars(tools)
+        chars += _tools_chars(tools)
     agentic = bool(tools) and tool_choice != "none"
-    classification = classify(
-        RouteRequest(messages, tools, tool_choice, response_format, max_tokens)
-    )
-    tier = classification.tier
+    tier, confidence, signals = classify_messages(messages, tools, response_format)
     chain, pool = index.routes[(resolved, agentic, tier)]
-    needs = Needs(
-        agentic,
-        images > 0,
-        response_format is not None and _wants_structured_output(response_format),
-        -(-chars // 4) + images * IMAGE_TOKENS,
-        max_tokens,
+    # Needs(...), skipping the NamedTuple's generated __new__ (a Python-level call).
+    needs: Needs = tuple.__new__(
+        Needs,
+        (
+            agentic,
+            images > 0,
+            response_format is not None and _wants_structured_output(response_format),
+            -(-chars // 4) + images * IMAGE_TOKENS,
+            max_tokens,
+        ),
     )
-    candidates, excluded = select(chain, pool, needs, exclude, profile=resolved)
-    signals = classification.signals
+    candidates, excluded = select(chain, pool, needs, exclude, resolved)
     if (
         pinned is not None
         and pinned != candidates[0]
@@ -378,15 +408,23 @@ def route(
         model,
         tier,
         resolved,
-        classification.confidence,
+        confidence,
         signals,
         candidates,
         estimate / 1_000_000,
         baseline / 1_000_000,
-        max(0.0, 1.0 - estimate / baseline) if baseline else 0.0,
+        _savings(estimate, baseline),
         agentic,
         excluded,
     )
+
+
+def _savings(estimate: int, baseline: int) -> float:
+    """``max(0.0, 1.0 - estimate / baseline)``, 0.0 without a baseline."""
+    if not baseline:
+        return 0.0
+    saved = 1.0 - estimate / baseline
+    return saved if saved > 0.0 else 0.0
 
 
 def _can_keep(

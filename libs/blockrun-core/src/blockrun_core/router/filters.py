@@ -67,7 +67,15 @@ class Chain:
     model when the request needs nothing it lacks, which is the common case.
     """
 
-    __slots__ = ("ids", "min_context", "models", "structured_output", "tools", "vision")
+    __slots__ = (
+        "ids",
+        "max_request",
+        "min_context",
+        "models",
+        "structured_output",
+        "tools",
+        "vision",
+    )
 
     def __init__(self, models: Iterable[ModelInfo]) -> None:
         seen: dict[str, ModelInfo] = {}
@@ -76,17 +84,21 @@ class Chain:
         self.models: tuple[ModelInfo, ...] = tuple(seen.values())
         self.ids: tuple[str, ...] = tuple(seen)
         self.min_context = min((m.context_window for m in self.models), default=0)
+        # The most input + output tokens every model's context holds with the margin:
+        # _context_required(tokens, 0) <= min_context exactly when tokens <= this.
+        self.max_request = self.min_context * 100 // (100 + CONTEXT_MARGIN_PERCENT)
         self.tools = all(m.supports_tools for m in self.models)
         self.vision = all(m.supports_vision for m in self.models)
         self.structured_output = all(m.supports_structured_output for m in self.models)
 
     def split(self, needs: Needs) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
         """The ids that can serve ``needs``, in order, and ``(id, reason)`` for the rest."""
+        tools, vision, structured_output, input_tokens, max_tokens = needs
         if (
-            (not needs.tools or self.tools)
-            and (not needs.vision or self.vision)
-            and (not needs.structured_output or self.structured_output)
-            and _context_required(needs.input_tokens, needs.max_tokens) <= self.min_context
+            input_tokens + max_tokens <= self.max_request
+            and (not tools or self.tools)
+            and (not vision or self.vision)
+            and (not structured_output or self.structured_output)
         ):
             return self.ids, ()
         kept: list[str] = []
@@ -111,7 +123,6 @@ def select(
     pool: Chain,
     needs: Needs,
     exclude: Collection[str] | None = None,
-    *,
     profile: str = "auto",
 ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
     """Candidates for a request, in order, and the ``(id, reason)`` pairs filtered out.

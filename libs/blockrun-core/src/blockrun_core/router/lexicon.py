@@ -637,10 +637,6 @@ _BYTE_TABLE = bytes.maketrans(_ASCII_PUNCT, b" " * len(_ASCII_PUNCT))
 # The same, also blanking every non-ASCII byte: leaves the Latin words of a CJK text.
 _LATIN_TABLE = _BYTE_TABLE[:128] + b" " * 128
 _DENSE_SCAN = (160, 80)  # head and tail of a long CJK or Korean text the bigram scan reads
-# ¡ « » ¿, – — ‘ ’ “ ” „ …, Arabic ، ؛ ؟ in UTF-8: non-ASCII punctuation next to words.
-_WIDE_PUNCT = re.compile(
-    rb"\xc2[\xa1\xab\xbb\xbf]|\xe2\x80[\x93\x94\x98\x99\x9c\x9d\x9e\xa6]|\xd8[\x8c\x9b\x9f]"
-)
 # UTF-8 lead byte -> class, so one translate tells which scripts a text uses: P ¡«»¿²³,
 # L accented Latin, G Greek, Y Cyrillic, A Arabic, E punctuation and maths operators,
 # C kana and Han, H Hangul; "." anything else.
@@ -660,6 +656,16 @@ _LEAD_CLASS = (
 )
 # Membership of an int in bytes is several times cheaper than of a one-byte bytes.
 _A, _C, _E, _G, _H, _L, _P, _Y = b"ACEGHLPY"
+# Non-ASCII punctuation next to words, by the class of its UTF-8 lead byte: ¡ « » ¿;
+# – — ‘ ’ “ ” „ …; Arabic ، ؛ ؟. A text holds a group only if it holds its class.
+_WIDE_PUNCT = (
+    (_P, tuple(mark.encode() for mark in "¡«»¿")),
+    (_E, tuple(mark.encode() for mark in "–—‘’“”„…")),
+    (_A, tuple(mark.encode() for mark in "،؛؟")),
+)
+_ALL_CLASSES = bytes(code for code, _ in _WIDE_PUNCT)
+if any(mark[:1].translate(_LEAD_CLASS)[0] != code for code, marks in _WIDE_PUNCT for mark in marks):
+    raise RuntimeError("each _WIDE_PUNCT group must hold marks of its lead-byte class")
 _SCRIPT_OF = (
     (_C, re.compile("[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")),
     (_H, re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")),
@@ -698,10 +704,15 @@ def _expand(entry: str) -> list[str]:
     return [head + option + tail for option in found.group(1).split(",")]
 
 
-def _tokens(raw: bytes, wide_punct: bool) -> list[bytes]:
+def _tokens(raw: bytes, classes: bytes = _ALL_CLASSES) -> list[bytes]:
+    """The words of UTF-8 ``raw``, split at spaces and at punctuation: ASCII punctuation,
+    and the non-ASCII punctuation of the lead-byte ``classes`` it holds (all by default)."""
     text = raw.translate(_BYTE_TABLE)
-    if wide_punct:
-        text = _WIDE_PUNCT.sub(b" ", text)
+    for code, marks in _WIDE_PUNCT:
+        if code in classes:
+            for mark in marks:
+                if mark in text:
+                    text = text.replace(mark, b" ")
     return text.split()
 
 
@@ -736,8 +747,9 @@ class _Bigrams:
         pairs = [key for key in table if len(key) > 1]
         firsts = "".join(sorted({key[0] for key in pairs}))
         seconds = "".join(sorted({key[1] for key in pairs}))
-        # The lookahead keeps bigrams overlapping: "X分析" still yields "分析".
-        self.pattern = re.compile(f"([{re.escape(firsts)}])(?=([{re.escape(seconds)}]))")
+        # Each match is empty, so bigrams overlap ("X分析" still yields "分析"), and the
+        # captured bigram comes back as one string (no tuple of characters to join).
+        self.pattern = re.compile(f"(?=([{re.escape(firsts)}][{re.escape(seconds)}]))")
         # bigram -> (bits of the two-character entry, longer entries starting with it)
         exact: dict[str, int] = {}
         longer: dict[str, list[tuple[str, int]]] = {}
@@ -758,7 +770,7 @@ class _Bigrams:
         if len(low) > head + tail:
             low = low[:head] + "\n" + low[-tail:]
         bits = 0
-        for bigram in self.starts.intersection(map("".join, self.pattern.findall(low))):
+        for bigram in self.starts.intersection(self.pattern.findall(low)):
             exact, longer = self.index[bigram]
             bits |= exact
             for key, key_bits in longer:
@@ -782,7 +794,7 @@ def _compile() -> tuple[
     stems: dict[bytes, int] = {}
 
     def add_stem(text: str, bit: int) -> None:
-        key = b" ".join(_tokens(utf8(text), True))
+        key = b" ".join(_tokens(utf8(text)))
         stems[key] = stems.get(key, 0) | bit
 
     for concept, spec in CONCEPTS.items():
@@ -799,7 +811,7 @@ def _compile() -> tuple[
                         raise ValueError(f"ASCII stem in lexicon: {entry!r}")
                     add_stem(entry[:-1], bit)
                 else:
-                    tokens = _tokens(utf8(entry), True)
+                    tokens = _tokens(utf8(entry))
                     if len(tokens) == 1:
                         words[tokens[0]] = words.get(tokens[0], 0) | bit
                     elif tokens:
@@ -859,11 +871,8 @@ def scan(low: str) -> tuple[int, bytes, int]:
     ascii_only = len(raw) == len(low)
     classes = b"" if ascii_only else raw.translate(_LEAD_CLASS)
     dense = classes.count(_C) + classes.count(_H) if classes else 0
-    if dense:
-        # The Latin words of a CJK or Korean text, even glued: "PythonでHello", "XLOOKUP을".
-        tokens = raw.translate(_LATIN_TABLE).split()
-    else:
-        tokens = _tokens(raw, _P in classes or _E in classes or _A in classes)
+    # The Latin words of a CJK or Korean text, even glued: "PythonでHello", "XLOOKUP을".
+    tokens = raw.translate(_LATIN_TABLE).split() if dense else _tokens(raw, classes)
     bits = NOTATION if _has_maths(raw, classes) else 0
     padded = ""
     for word in _VOCAB.intersection(tokens):
