@@ -112,3 +112,7 @@ class BudgetStore(Protocol):
     def close(self) -> None:
         """Release connections and files; the store may not be used afterwards."""
         ...
+
+    async def aclose(self) -> None:
+        """The awaitable :meth:`close`; closes async connections in their own event loop."""
+        ...
