@@ -169,10 +169,15 @@ class _ClientBase:
         input_tokens: int | None = None  # the same for every model of the chain: count once
         billed = self._credentials.rail in ("wallet", "account")
 
+        bodies: dict[str, dict[str, Any]] = {}
+
         def body_for(info: ModelInfo) -> dict[str, Any]:
-            return build_chat_body(
-                model=info.id, messages=messages, max_tokens=max_tokens, stream=stream, **params
-            )
+            body = bodies.get(info.id)
+            if body is None:
+                body = bodies[info.id] = build_chat_body(
+                    model=info.id, messages=messages, max_tokens=max_tokens, stream=stream, **params
+                )
+            return body
 
         def quote(info: ModelInfo, body: Mapping[str, Any]) -> int:
             nonlocal input_tokens
@@ -202,7 +207,7 @@ class _ClientBase:
             call.exchanges.append(exchange)
             return exchange
 
-        def flow() -> Flow[Served]:
+        def walk_chain() -> Flow[Served]:
             models = chain
             graceful = budget is not None and budget.mode == "graceful"
             if graceful and budget is not None:
@@ -223,6 +228,27 @@ class _ClientBase:
                     move_on_budget=graceful,
                 )
             )
+
+        def flow() -> Flow[Served]:
+            """The walk, then its ledger rows (a stream writes its own when it ends)."""
+            try:
+                served = yield from walk_chain()
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                yield from self._write(self._rows(call, None, error=exc))
+                raise
+            if served.completion is not None:
+                answer = served.completion
+                rows = self._rows(
+                    call,
+                    served,
+                    model=answer.model or served.info.id,
+                    usage=answer.usage,
+                    text=answer.content,
+                )
+                yield from self._write(rows)
+            return served
 
         return flow(), call
 
@@ -346,25 +372,14 @@ class _ClientBase:
             with_text=ledger.store_text,
         )
 
-    def _result_rows(self, call: CallRecord, served: Served, result: ChatResult) -> list[Any]:
-        return self._rows(call, served, model=result.model, usage=result.usage, text=result.content)
-
-    def _record(self, rows: list[UsageRecord]) -> None:
+    def _write(self, rows: list[UsageRecord]) -> Flow[None]:
         """Write usage rows; a ledger failure is logged, never allowed to fail a call."""
         ledger = self.ledger
         if ledger is None or not rows:
             return
         try:
-            ledger.record_many(rows)  # one transaction: a call's attempts land together
-        except Exception:
-            logger.warning("could not write the usage ledger", exc_info=True)
-
-    async def _arecord(self, rows: list[UsageRecord]) -> None:
-        ledger = self.ledger
-        if ledger is None or not rows:
-            return
-        try:
-            await ledger.arecord_many(rows)
+            # one transaction: a call's attempts land together
+            yield Invoke(lambda: ledger.record_many(rows), lambda: ledger.arecord_many(rows))
         except Exception:
             logger.warning("could not write the usage ledger", exc_info=True)
 
@@ -478,14 +493,7 @@ class BlockRunClient(_ClientBase):
         ``run_id`` / ``thread_id`` / ``agent_id`` for the usage ledger.
         """
         flow, call = self._plan(model, messages, max_tokens=max_tokens, stream=False, params=params)
-        try:
-            served = drive(flow, self._perform)
-        except BaseException as exc:
-            self._record(self._rows(call, None, error=exc))
-            raise
-        result = self._result(served, call)
-        self._record(self._result_rows(call, served, result))
-        return result
+        return self._result(drive(flow, self._perform), call)
 
     def stream(
         self,
@@ -497,11 +505,7 @@ class BlockRunClient(_ClientBase):
     ) -> Iterator[ChatChunk]:
         """Stream a chat completion chunk by chunk; the payment is made before the first one."""
         flow, call = self._plan(model, messages, max_tokens=max_tokens, stream=True, params=params)
-        try:
-            served = drive(flow, self._perform)
-        except BaseException as exc:
-            self._record(self._rows(call, None, error=exc))
-            raise
+        served = drive(flow, self._perform)
         done, info = served.done, served.info
         reader = _StreamReader(self, served, call)
         broke: BaseException | None = None
@@ -517,7 +521,7 @@ class BlockRunClient(_ClientBase):
             raise
         finally:
             done.response.close()
-            self._record(reader.rows(broke))
+            drive(self._write(reader.rows(broke)), self._perform)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -557,14 +561,7 @@ class AsyncBlockRunClient(_ClientBase):
         ``run_id`` / ``thread_id`` / ``agent_id`` for the usage ledger.
         """
         flow, call = self._plan(model, messages, max_tokens=max_tokens, stream=False, params=params)
-        try:
-            served = await adrive(flow, self._perform)
-        except BaseException as exc:
-            await self._arecord(self._rows(call, None, error=exc))
-            raise
-        result = self._result(served, call)
-        await self._arecord(self._result_rows(call, served, result))
-        return result
+        return self._result(await adrive(flow, self._perform), call)
 
     async def stream(
         self,
@@ -576,11 +573,7 @@ class AsyncBlockRunClient(_ClientBase):
     ) -> AsyncIterator[ChatChunk]:
         """Stream a chat completion chunk by chunk; the payment is made before the first one."""
         flow, call = self._plan(model, messages, max_tokens=max_tokens, stream=True, params=params)
-        try:
-            served = await adrive(flow, self._perform)
-        except BaseException as exc:
-            await self._arecord(self._rows(call, None, error=exc))
-            raise
+        served = await adrive(flow, self._perform)
         done, info = served.done, served.info
         reader = _StreamReader(self, served, call)
         broke: BaseException | None = None
@@ -598,7 +591,7 @@ class AsyncBlockRunClient(_ClientBase):
             raise
         finally:
             await done.response.aclose()
-            await self._arecord(reader.rows(broke))
+            await adrive(self._write(reader.rows(broke)), self._perform)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

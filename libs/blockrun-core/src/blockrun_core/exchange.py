@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
@@ -357,10 +358,7 @@ class Exchange:
         else:
             rest = holds
         for hold in rest:
-            yield Invoke(
-                lambda hold=hold: budget.release(hold),  # type: ignore[misc]
-                lambda hold=hold: budget.arelease(hold),  # type: ignore[misc]
-            )
+            yield Invoke(partial(budget.release, hold), partial(budget.arelease, hold))
 
     # -- failures --------------------------------------------------------------------------
 
