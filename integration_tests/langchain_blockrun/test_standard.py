@@ -42,9 +42,11 @@ class _BlockRunStandard(ChatModelIntegrationTests):
     def model_override_value(self) -> str:
         return "openai/gpt-4.1-mini"
 
-    # supports_json_mode stays False: LocalGateway's model answers json_object requests with
-    # {"answer": ...} and cannot follow the suite's joke prompt; test_chat_model.py covers
-    # json_mode. The image, PDF and audio tests download their inputs from the internet.
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    # The image, PDF and audio URL tests download their inputs from the internet.
 
 
 class TestChatBlockRunLive(_BlockRunStandard):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from blockrun_core.catalog import Catalog, ModelInfo, default_catalog
-from blockrun_core.errors import ConfigurationError
+from blockrun_core.errors import ConfigurationError, UnknownModelError
 
 
 @pytest.fixture
@@ -139,9 +139,10 @@ def test_ambiguous_bare_id_is_not_guessed() -> None:
 
 
 def test_unknown_model_suggests_close_matches(cat: Catalog) -> None:
-    with pytest.raises(ConfigurationError) as info:
+    with pytest.raises(UnknownModelError) as info:
         cat.get("gpt-5.55")
     error = info.value
+    assert isinstance(error, ConfigurationError)
     assert isinstance(error, ValueError)
     assert error.message.startswith("Unknown model 'gpt-5.55'.")
     assert error.suggestions[0] == "openai/gpt-5.5"

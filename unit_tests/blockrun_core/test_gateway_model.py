@@ -165,6 +165,12 @@ def test_json_object_output() -> None:
     assert json.loads(output.content) == {"answer": "9"}
 
 
+def test_json_object_output_uses_the_keys_the_prompt_asks_for() -> None:
+    prompt = "Tell me a joke about cats. Return JSON with 'setup' and 'punchline' keys."
+    output = answer(ask(prompt, response_format={"type": "json_object"}))
+    assert list(json.loads(output.content)) == ["setup", "punchline"]
+
+
 def test_max_tokens_cuts_the_answer_with_finish_length() -> None:
     output = answer(ask("word " * 50), max_tokens=5)
     assert output.finish_reason == "length"

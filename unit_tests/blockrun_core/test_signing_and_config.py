@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from blockrun_core import ConfigurationError
+from blockrun_core import ConfigurationError, CredentialError
 from blockrun_core.config import (
     DEFAULT_ACCOUNT_URL,
     DEFAULT_API_URL,
@@ -70,7 +70,7 @@ def test_recover_refuses_the_high_s_twin_of_a_valid_signature() -> None:
     "key", ["0x1234", "0x" + "zz" * 32, "0x" + "00" * 32, "0x" + "ff" * 32, ""]
 )
 def test_malformed_keys_are_refused_without_echoing_them(key: str) -> None:
-    with pytest.raises(ConfigurationError) as info:
+    with pytest.raises(CredentialError) as info:
         WalletSigner(key)
     assert key[2:] not in str(info.value) or not key[2:]
 
@@ -159,7 +159,7 @@ def test_env_urls_apply_to_their_own_rail(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_account_key_is_refused_as_a_wallet_key() -> None:
-    with pytest.raises(ConfigurationError, match="api_key"):
+    with pytest.raises(CredentialError, match="api_key"):
         resolve_credentials(wallet_key=ACCOUNT_KEY)
 
 
@@ -168,7 +168,7 @@ def test_account_key_is_refused_as_a_wallet_key() -> None:
     ["https://blockrun.ai/api", "https://testnet.blockrun.ai/api", "https://sol.blockrun.ai"],
 )
 def test_account_key_never_goes_to_an_x402_host(host: str) -> None:
-    with pytest.raises(ConfigurationError, match="never"):
+    with pytest.raises(CredentialError, match="never"):
         resolve_credentials(api_key=ACCOUNT_KEY, api_url=host)
 
 

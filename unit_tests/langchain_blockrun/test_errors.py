@@ -9,17 +9,17 @@ from langchain_core import exceptions as lc
 
 CASES: list[tuple[core.BlockRunError, type[lc.ModelError], bool]] = [
     (
-        core.ConfigurationError("Unknown model 'gpt-9'.", suggestions=["openai/gpt-5"]),
+        core.UnknownModelError("Unknown model 'gpt-9'.", suggestions=["openai/gpt-5"]),
         lc.ModelNotFoundError,
         False,
     ),
     (
-        core.ConfigurationError("The wallet key is malformed: expected 0x..."),
+        core.CredentialError("The wallet key is malformed: expected 0x..."),
         lc.ModelAuthenticationError,
         False,
     ),
     (
-        core.ConfigurationError("The gateway rejected the account key (HTTP 401)."),
+        core.CredentialError("The gateway rejected the account key (HTTP 401)."),
         lc.ModelAuthenticationError,
         False,
     ),

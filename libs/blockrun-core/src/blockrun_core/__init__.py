@@ -19,12 +19,14 @@ if TYPE_CHECKING:
         BudgetExceededError,
         ConfigurationError,
         ContextOverflowError,
+        CredentialError,
         PaymentError,
         PaymentInDoubtError,
         PaymentRefusedError,
         PaymentRejectedError,
         RateLimitError,
         StreamTruncatedError,
+        UnknownModelError,
         UpstreamError,
     )
     from .results import ChatChunk, ChatResult, Payment
@@ -44,6 +46,7 @@ __all__ = [
     "ChatResult",
     "ConfigurationError",
     "ContextOverflowError",
+    "CredentialError",
     "MemoryStore",
     "Payment",
     "PaymentError",
@@ -56,6 +59,7 @@ __all__ = [
     "RedisStore",
     "SQLiteStore",
     "StreamTruncatedError",
+    "UnknownModelError",
     "UpstreamError",
     "WalletSigner",
 ]
@@ -66,12 +70,14 @@ _ERRORS = (
     "BudgetExceededError",
     "ConfigurationError",
     "ContextOverflowError",
+    "CredentialError",
     "PaymentError",
     "PaymentInDoubtError",
     "PaymentRefusedError",
     "PaymentRejectedError",
     "RateLimitError",
     "StreamTruncatedError",
+    "UnknownModelError",
     "UpstreamError",
 )
 _EXPORTS: dict[str, str] = {

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, CredentialError
 from .signing import WalletSigner, resolve_wallet_key
 
 __all__ = [
@@ -74,7 +74,7 @@ class Credentials:
 def _check_api_key(key: str) -> str:
     key = key.strip()
     if not _API_KEY_RE.fullmatch(key):
-        raise ConfigurationError(
+        raise CredentialError(
             "The account key is malformed: BlockRun account keys look like brk_live_..."
         )
     return key
@@ -86,7 +86,7 @@ def _account_url(api_url: str | None) -> str:
     )
     parts = urlsplit(url)
     if (parts.hostname or "").lower() in _X402_HOSTS:
-        raise ConfigurationError(
+        raise CredentialError(
             f"Account keys are only sent to {DEFAULT_ACCOUNT_URL}, never to the x402 host "
             f"{parts.hostname}; drop api_url or point it at the account API."
         )
@@ -101,11 +101,11 @@ def resolve_credentials(
     Giving both a wallet key and an account key is refused.
     """
     if wallet_key and api_key:
-        raise ConfigurationError(
+        raise CredentialError(
             "Pass either wallet_key (x402 payments) or api_key (brk_ account), not both."
         )
     if wallet_key and wallet_key.strip().startswith("brk_"):
-        raise ConfigurationError("That is an account key (brk_...): pass it as api_key.")
+        raise CredentialError("That is an account key (brk_...): pass it as api_key.")
     if not wallet_key:
         api_key = api_key or os.environ.get("BLOCKRUN_API_KEY", "").strip() or None
     if api_key:

@@ -53,6 +53,14 @@ class ConfigurationError(BlockRunError, ValueError):
         self.suggestions = tuple(suggestions)
 
 
+class CredentialError(ConfigurationError):
+    """A malformed, misplaced or rejected wallet key or account key (nothing was paid)."""
+
+
+class UnknownModelError(ConfigurationError):
+    """The catalog does not list this model id or alias; ``suggestions`` holds near names."""
+
+
 class NoCapableModelError(ConfigurationError):
     """No model of the profile can serve the request; ``eliminated`` says who failed what."""
 

@@ -8,8 +8,8 @@ from typing import Any
 from ._json import loads_untrusted
 from .errors import (
     BlockRunError,
-    ConfigurationError,
     ContextOverflowError,
+    CredentialError,
     PaymentRejectedError,
     RateLimitError,
     UpstreamError,
@@ -70,7 +70,7 @@ def error_from_response(
     if code == "CONTEXT_LENGTH_EXCEEDED":
         return ContextOverflowError(text, code=code)
     if status == 401:
-        return ConfigurationError(f"The gateway rejected the account key ({text}).")
+        return CredentialError(f"The gateway rejected the account key ({text}).")
     if status == 402 and code in _ACCOUNT_CREDIT_CODES:
         return PaymentRejectedError(f"{text}. Top up the account's credit.", code=code)
     return UpstreamError(text, status_code=status, code=code)

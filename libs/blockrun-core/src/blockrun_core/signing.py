@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from ._home import blockrun_home
 from ._keccak import checksum_address, keccak256
-from .errors import ConfigurationError
+from .errors import CredentialError
 
 __all__ = [
     "WalletSigner",
@@ -33,12 +33,12 @@ _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD036414
 def _parse_key(key: str) -> bytes:
     text = key.strip()
     if not _KEY_RE.fullmatch(text):
-        raise ConfigurationError(
+        raise CredentialError(
             "The wallet key is malformed: expected 0x followed by 64 hex characters."
         )
     raw = bytes.fromhex(text.removeprefix("0x"))
     if not 0 < int.from_bytes(raw, "big") < _SECP256K1_N:
-        raise ConfigurationError("The wallet key is not a valid secp256k1 private key.")
+        raise CredentialError("The wallet key is not a valid secp256k1 private key.")
     return raw
 
 

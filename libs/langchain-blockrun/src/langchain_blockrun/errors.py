@@ -9,8 +9,8 @@ core's ``retryable``.
 ==================================  =================================================
 blockrun_core error                 also a langchain_core.exceptions ...
 ==================================  =================================================
-ConfigurationError: bad key         ModelAuthenticationError
-ConfigurationError: unknown model   ModelNotFoundError
+CredentialError (bad key)           ModelAuthenticationError
+UnknownModelError                   ModelNotFoundError
 ConfigurationError, NoCapable...    ModelInvalidRequestError
 PaymentError and subclasses,        ModelError (``is_retryable`` False, except the
 BudgetExceededError                 facilitator being unreachable: nothing was charged)
@@ -34,8 +34,6 @@ from langchain_core import exceptions as lc
 
 __all__ = ["convert_error", "langchain_error_type", "mapped_errors"]
 
-# Phrases of the core's credential errors (signing.py, config.py, http_errors.py).
-_KEY_PHRASES = ("wallet key", "account key", "not both", "pass it as api_key")
 _STATUS_TYPES: dict[int, type[lc.ModelError]] = {
     401: lc.ModelAuthenticationError,
     403: lc.ModelPermissionDeniedError,
@@ -46,11 +44,11 @@ _STATUS_TYPES: dict[int, type[lc.ModelError]] = {
 
 def langchain_error_type(exc: core.BlockRunError) -> type[lc.ModelError]:
     """The ``langchain_core.exceptions`` type closest to a core error."""
+    if isinstance(exc, core.UnknownModelError):
+        return lc.ModelNotFoundError
+    if isinstance(exc, core.CredentialError):
+        return lc.ModelAuthenticationError
     if isinstance(exc, core.ConfigurationError):
-        if exc.message.startswith("Unknown model"):
-            return lc.ModelNotFoundError
-        if any(phrase in exc.message for phrase in _KEY_PHRASES):
-            return lc.ModelAuthenticationError
         return lc.ModelInvalidRequestError
     if isinstance(exc, core.RateLimitError):
         return lc.ModelRateLimitError

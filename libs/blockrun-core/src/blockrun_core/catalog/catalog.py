@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from blockrun_core.errors import ConfigurationError
+from blockrun_core.errors import ConfigurationError, UnknownModelError
 
 from .models import ModelInfo, model_from_row
 
@@ -171,15 +171,15 @@ class Catalog:
             f"snapshot_date={self.snapshot_date!r})"
         )
 
-    def _unknown(self, name: str, key: str, last: str) -> ConfigurationError:
+    def _unknown(self, name: str, key: str, last: str) -> UnknownModelError:
         suggestions = self._suggest(last)
         if last != key:
-            return ConfigurationError(
+            return UnknownModelError(
                 f"Unknown model {name!r} (it points to {last!r}, which this catalog does not "
                 "list).",
                 suggestions=suggestions,
             )
-        return ConfigurationError(f"Unknown model {name!r}.", suggestions=suggestions)
+        return UnknownModelError(f"Unknown model {name!r}.", suggestions=suggestions)
 
     def _suggest(self, key: str) -> list[str]:
         import difflib

@@ -5,7 +5,8 @@ Given the same request it always gives the same answer:
 - after tool results, a sentence that quotes them;
 - tool calls when tools are offered and the prompt names them (or ``tool_choice`` says so),
   with arguments built from each tool's JSON schema;
-- JSON matching the schema when ``response_format`` asks for it;
+- JSON matching the schema when ``response_format`` asks for it; in JSON mode, an object
+  with the keys the prompt quotes ("with 'setup' and 'punchline' keys"), else ``answer``;
 - the number for simple arithmetic ("what is 2+2", "12 * 7");
 - otherwise ``"Echo: <last user message>"``.
 
@@ -397,7 +398,8 @@ def _structured(request: _Request, text: str) -> str | None:
     if not isinstance(fmt, Mapping):
         return None
     if fmt.get("type") == "json_object":
-        return json.dumps({"answer": text})
+        keys = _requested_keys(request.user_text) or ("answer",)
+        return json.dumps(dict.fromkeys(keys, text))
     if fmt.get("type") != "json_schema":
         return None
     spec = fmt.get("json_schema")
@@ -406,6 +408,18 @@ def _structured(request: _Request, text: str) -> str | None:
         return json.dumps({"answer": text})
     source = _ValueSource(request.user_text)
     return json.dumps(_value_for(schema, schema, "answer", source))
+
+
+_KEYS_RE = re.compile(r"""((?:['"`][\w-]+['"`][\s,]*(?:and\s+|or\s+)?)+)(?:keys|fields)\b""")
+_QUOTED_NAME_RE = re.compile(r"""['"`]([\w-]+)['"`]""")
+
+
+def _requested_keys(text: str) -> tuple[str, ...]:
+    """The quoted names before "keys" or "fields" in a prompt, in order, without repeats."""
+    match = _KEYS_RE.search(text)
+    if match is None:
+        return ()
+    return tuple(dict.fromkeys(_QUOTED_NAME_RE.findall(match.group(1))))
 
 
 # --- values from JSON schemas ---------------------------------------------------------
