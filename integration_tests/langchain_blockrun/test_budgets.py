@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from blockrun_core import Budget, BudgetExceededError
+from blockrun_core import Budget, BudgetExceededError, PaymentInDoubtError
 from blockrun_core.ledger import Ledger, usage_stats
-from blockrun_core.testing import HARDHAT_KEY, LocalGateway
+from blockrun_core.testing import HARDHAT_KEY, Fault, LocalGateway
 from langchain.agents import create_agent
 from langchain_blockrun import BlockRunBudgetMiddleware, ChatBlockRun, get_blockrun_callback
 from langchain_core.exceptions import ModelError
@@ -148,6 +148,22 @@ async def test_callback_totals_everything_inside_the_block(gw: LocalGateway) -> 
     assert cb.baseline_cost == pytest.approx(info["baseline_cost_usd"])
     assert cb.savings == pytest.approx(info["baseline_cost_usd"] - info["cost_usd"])
     assert "Total Cost (USD)" in repr(cb)
+
+
+async def test_callback_keeps_payments_in_doubt_apart(gw: LocalGateway) -> None:
+    gw.inject(Fault.error(503, phase="paid", times=None))
+    llm = make(gw, max_retries=1)
+    with get_blockrun_callback() as cb:
+        with pytest.raises(PaymentInDoubtError) as sync_error:
+            llm.invoke("what is 1 + 1")
+        with pytest.raises(PaymentInDoubtError) as stream_error:
+            [chunk async for chunk in llm.astream("what is 2 + 2")]
+    gw.clear_faults()
+    doubted = sync_error.value.amount_usd + stream_error.value.amount_usd
+    assert cb.in_doubt_requests == 2 and cb.in_doubt_cost == pytest.approx(doubted)
+    assert cb.successful_requests == 0 and cb.total_cost == 0.0
+    assert len(set(gw.claimed_nonces)) == 2  # one signed payment per call, never a second
+    assert "In doubt (USD)" in repr(cb)
 
 
 def test_callback_counts_nested_agents(gw: LocalGateway) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from blockrun_core.testing import LocalGateway
+from blockrun_core import PaymentInDoubtError
+from blockrun_core.testing import Fault, LocalGateway
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
@@ -95,3 +96,52 @@ def test_an_abandoned_stream_still_reports_its_payment(gw: LocalGateway, make_ll
         get_dispatcher().event_handlers.remove(spend)
     assert spend.calls == 1 and paid_usd(gw) > 0
     assert spend.total_usd == pytest.approx(paid_usd(gw))
+
+
+class InDoubtTotal(BaseEventHandler):
+    """Keeps what may have been charged apart from what surely was."""
+
+    in_doubt_usd: float = 0.0
+    events: int = 0
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "InDoubtTotal"
+
+    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+        if isinstance(event, BlockRunCallEvent) and event.in_doubt_usd is not None:
+            assert event.cost_usd is None
+            self.in_doubt_usd += event.in_doubt_usd
+            self.events += 1
+
+
+async def _call(llm: Any, method: str, messages: list[ChatMessage]) -> None:
+    if method == "chat":
+        llm.chat(messages)
+    elif method == "stream_chat":
+        list(llm.stream_chat(messages))
+    elif method == "achat":
+        await llm.achat(messages)
+    else:
+        async for _ in await llm.astream_chat(messages):
+            pass
+
+
+@pytest.mark.parametrize("method", ["chat", "stream_chat", "achat", "astream_chat"])
+async def test_a_payment_in_doubt_is_reported_as_such(
+    gw: LocalGateway, make_llm: MakeLLM, method: str
+) -> None:
+    gw.inject(Fault.error(503, phase="paid", times=None))
+    handler = InDoubtTotal()
+    root = get_dispatcher()
+    root.add_event_handler(handler)
+    hi = [ChatMessage(role="user", content="what is 12 * 7")]
+    try:
+        with pytest.raises(PaymentInDoubtError) as info:
+            await _call(make_llm(), method, hi)
+    finally:
+        root.event_handlers.remove(handler)
+        gw.clear_faults()
+    assert handler.events == 1
+    assert handler.in_doubt_usd == pytest.approx(info.value.amount_usd) and handler.in_doubt_usd > 0
+    assert len(set(gw.claimed_nonces)) == 1  # one signed payment, never a second

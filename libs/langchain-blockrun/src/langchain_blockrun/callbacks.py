@@ -2,7 +2,7 @@
 
 >>> with get_blockrun_callback() as cb:
 ...     agent.invoke({"messages": [...]})
->>> cb.total_cost, cb.total_tokens, cb.successful_requests, cb.savings
+>>> cb.total_cost, cb.total_tokens, cb.successful_requests, cb.savings, cb.in_doubt_cost
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from blockrun_core import PaymentInDoubtError
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
@@ -41,7 +42,9 @@ class BlockRunCallbackHandler(BaseCallbackHandler):
     """Adds up cost, tokens, calls and savings of every BlockRun answer it sees.
 
     Costs are what was paid (USD); ``baseline_cost`` is what the routing baseline would
-    have cost for the routed calls, ``savings`` the difference. Thread-safe; pass it in
+    have cost for the routed calls, ``savings`` the difference. ``in_doubt_cost`` adds up
+    the payments of calls that failed with a payment in doubt: signed and sent, perhaps
+    charged (``in_doubt_requests`` counts them). Thread-safe; pass it in
     ``config={"callbacks": [handler]}`` or use :func:`get_blockrun_callback`.
     """
 
@@ -55,6 +58,8 @@ class BlockRunCallbackHandler(BaseCallbackHandler):
         self.baseline_cost = 0.0
         self.savings = 0.0
         self.by_model: dict[str, ModelTotals] = {}
+        self.in_doubt_requests = 0
+        self.in_doubt_cost = 0.0
 
     @property
     def total_tokens(self) -> int:
@@ -73,7 +78,8 @@ class BlockRunCallbackHandler(BaseCallbackHandler):
             f"\tCompletion Tokens: {self.completion_tokens}\n"
             f"Successful Requests: {self.successful_requests}\n"
             f"Total Cost (USD): ${self.total_cost:.6f}\n"
-            f"Saved vs baseline (USD): ${self.savings:.6f}"
+            f"Saved vs baseline (USD): ${self.savings:.6f}\n"
+            f"In doubt (USD): ${self.in_doubt_cost:.6f} over {self.in_doubt_requests} requests"
         )
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
@@ -82,6 +88,13 @@ class BlockRunCallbackHandler(BaseCallbackHandler):
             for generation in generations:
                 if isinstance(generation, ChatGeneration):
                     self._add(generation)
+
+    def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+        """Count a payment in doubt: it may have been charged."""
+        if isinstance(error, PaymentInDoubtError):
+            with self._lock:
+                self.in_doubt_requests += 1
+                self.in_doubt_cost += error.amount_usd
 
     def _add(self, generation: ChatGeneration) -> None:
         message = generation.message

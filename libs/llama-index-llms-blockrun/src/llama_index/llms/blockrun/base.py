@@ -40,7 +40,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import BaseOutputParser, Model, PydanticProgramMode
 
-from .events import dispatcher
+from .events import dispatcher, reporting_in_doubt
 from .messages import to_wire_messages
 from .responses import CallReport, StreamFolder, to_chat_response
 from .structured import response_format_for
@@ -349,11 +349,15 @@ class BlockRunLLM(FunctionCallingLLM):
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         request = self._request(messages, kwargs)
-        return self._answer(request, self._sync_client().chat(**request))
+        with reporting_in_doubt(request["model"]):
+            result = self._sync_client().chat(**request)
+        return self._answer(request, result)
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         request = self._request(messages, kwargs)
-        return self._answer(request, await self._async_client().chat(**request))
+        with reporting_in_doubt(request["model"]):
+            result = await self._async_client().chat(**request)
+        return self._answer(request, result)
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         request = self._request(messages, kwargs)
@@ -362,8 +366,9 @@ class BlockRunLLM(FunctionCallingLLM):
         def gen() -> ChatResponseGen:
             folder = StreamFolder(request["model"])
             try:
-                for chunk in client.stream(**request):
-                    yield folder.add(chunk)
+                with reporting_in_doubt(request["model"]):
+                    for chunk in client.stream(**request):
+                        yield folder.add(chunk)
             finally:
                 _report(folder)
 
@@ -378,8 +383,9 @@ class BlockRunLLM(FunctionCallingLLM):
         async def gen() -> ChatResponseAsyncGen:
             folder = StreamFolder(request["model"])
             try:
-                async for chunk in client.stream(**request):
-                    yield folder.add(chunk)
+                with reporting_in_doubt(request["model"]):
+                    async for chunk in client.stream(**request):
+                        yield folder.add(chunk)
             finally:
                 _report(folder)
 

@@ -8,19 +8,24 @@ Subscribe with a ``BaseEventHandler`` on the root dispatcher to total spend::
         def handle(self, event, **kwargs):
             if isinstance(event, BlockRunCallEvent):
                 self.total += event.cost_usd or 0.0
+                self.in_doubt += event.in_doubt_usd or 0.0
 
     get_dispatcher().add_event_handler(Spend())
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from blockrun_core import PaymentInDoubtError
 
 # llama_index.core re-exports get_dispatcher without declaring it (no __all__).
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
 from llama_index.core.instrumentation.events import BaseEvent
 
-__all__ = ["BlockRunCallEvent", "dispatcher"]
+__all__ = ["BlockRunCallEvent", "dispatcher", "reporting_in_doubt"]
 
 dispatcher = get_dispatcher("llama_index.llms.blockrun")
 
@@ -33,6 +38,10 @@ class BlockRunCallEvent(BaseEvent):
     baseline; ``routing`` is the router's decision for
     ``model="auto"`` and the other profiles; ``receipt`` is the gateway's settlement
     receipt for a paid call. A stream reports once, when it ends.
+
+    A call that failed with :class:`~blockrun_core.PaymentInDoubtError` reports too:
+    ``in_doubt_usd`` is the signed amount that may have been charged (``cost_usd`` stays
+    ``None``), so a handler can keep it apart from what was surely paid.
     """
 
     model: str
@@ -44,8 +53,23 @@ class BlockRunCallEvent(BaseEvent):
     routing: dict[str, Any] | None = None
     receipt: dict[str, Any] | None = None
     streamed: bool = False
+    in_doubt_usd: float | None = None
 
     @classmethod
     def class_name(cls) -> str:
         """The event's name in traces."""
         return "BlockRunCallEvent"
+
+
+@contextmanager
+def reporting_in_doubt(requested_model: str) -> Iterator[None]:
+    """Report a payment in doubt as a :class:`BlockRunCallEvent`, then let it propagate."""
+    try:
+        yield
+    except PaymentInDoubtError as exc:
+        dispatcher.event(
+            BlockRunCallEvent(
+                model=exc.model, requested_model=requested_model, in_doubt_usd=exc.amount_usd
+            )
+        )
+        raise
