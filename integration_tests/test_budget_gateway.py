@@ -179,6 +179,7 @@ def test_graceful_budget_downgrades_before_it_refuses(
     roomy = client.chat(model="auto", messages=complex_ask, budget=Budget(5.0))
     assert roomy.routing is not None and not roomy.routing.model.startswith("nvidia/")
     assert not any("downgraded" in s for s in roomy.routing.signals)
+    assert roomy.routing.downgraded_by is None
     gw.reset()
 
     poor = Budget(0.0, mode="graceful", name="poor")
@@ -186,6 +187,8 @@ def test_graceful_budget_downgrades_before_it_refuses(
     assert result.routing is not None
     assert result.model == result.routing.model and client.catalog.get(result.model).is_free
     assert any("budget 'poor'" in s and "downgraded" in s for s in result.routing.signals)
+    assert result.routing.downgraded_by == "poor"
+    assert result.routing.to_dict()["downgraded_by"] == "poor"
     assert not gw.payments and poor.spent == 0
 
 

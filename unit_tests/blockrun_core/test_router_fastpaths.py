@@ -93,6 +93,7 @@ def test_tool_sizes_match_json_dumps() -> None:
 def test_decision_factory_matches_the_constructor() -> None:
     values = ("m", "SIMPLE", "auto", 0.5, ("s",), ("m", "n"), 0.001, 0.002, 0.5, True, ())
     made = _decision(*values)  # type: ignore[arg-type]
+    values += (None,)  # downgraded_by: only the client's budget check sets it
     built = RoutingDecision(*values)  # type: ignore[arg-type]
     assert made == built
     assert dataclasses.astuple(made) == values

@@ -290,6 +290,7 @@ class _ClientBase:
                 candidates=tuple(info.id for info in models),
                 estimated_cost_usd=price,
                 savings=max(0.0, 1 - price / baseline) if baseline > 0 else 0.0,
+                downgraded_by=budget.name,
                 signals=(
                     *decision.signals,
                     f"budget {budget.name!r}: ${available / 1e6:.6f} left, below the "

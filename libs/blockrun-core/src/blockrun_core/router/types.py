@@ -60,7 +60,8 @@ class RoutingDecision:
     ``candidates`` starts with ``model``; the client walks it on transient failures.
     ``savings`` is the fraction saved against ``baseline_cost_usd`` (the premium
     baseline model for the same request). ``excluded`` lists models the capability
-    filters dropped, with the requirement each one failed.
+    filters dropped, with the requirement each one failed. ``downgraded_by`` names the
+    graceful budget that moved the call to a cheaper model (``None`` when none did).
     """
 
     model: str
@@ -74,6 +75,7 @@ class RoutingDecision:
     savings: float
     agentic: bool = False
     excluded: tuple[tuple[str, str], ...] = field(default=())
+    downgraded_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (used by ``blockrun route --json`` and the adapters' metadata)."""
@@ -89,6 +91,7 @@ class RoutingDecision:
             "savings": round(self.savings, 4),
             "agentic": self.agentic,
             "excluded": [list(pair) for pair in self.excluded],
+            "downgraded_by": self.downgraded_by,
         }
 
 
@@ -114,6 +117,7 @@ class _Draft:
         savings: float,
         agentic: bool,
         excluded: tuple[tuple[str, str], ...],
+        downgraded_by: str | None = None,
     ) -> None:
         self.model = model
         self.tier = tier
@@ -126,6 +130,7 @@ class _Draft:
         self.savings = savings
         self.agentic = agentic
         self.excluded = excluded
+        self.downgraded_by = downgraded_by
 
 
 def _decision(
