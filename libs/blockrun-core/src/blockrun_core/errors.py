@@ -16,6 +16,7 @@ __all__ = [
     "BudgetExceededError",
     "ConfigurationError",
     "ContextOverflowError",
+    "CredentialError",
     "NoCapableModelError",
     "PaymentError",
     "PaymentInDoubtError",
@@ -29,6 +30,7 @@ __all__ = [
     "RateLimitError",
     "SettlementFailedError",
     "StreamTruncatedError",
+    "UnknownModelError",
     "UpstreamError",
 ]
 
