@@ -282,6 +282,49 @@ def test_two_processes_append_to_one_file(path: Path) -> None:
     assert all(r == make_record(index_of(r), prompt=None, response=None) for r in ledger.records())
 
 
+def test_rows_queued_without_waiting_are_committed_by_close(path: Path) -> None:
+    ledger = Ledger(path)
+    for i in range(50):
+        ledger.record_many([make_record(i)], wait=False)
+    ledger.close()
+    assert _indices(Ledger(path)) == list(range(50))
+
+
+async def test_async_rows_queued_without_waiting_are_committed_by_close(path: Path) -> None:
+    ledger = Ledger(path)
+    await ledger.arecord_many([make_record(0), make_record(0, attempt=1)], wait=False)
+    ledger.close()
+    assert [r.attempt for r in Ledger(path).records()] == [0, 1]
+
+
+EXIT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from blockrun_core.ledger import Ledger
+    from unit_tests.blockrun_core.usage_records import make_record
+
+    ledger = Ledger(sys.argv[2])
+    for i in range(200):
+        ledger.record_many([make_record(i)], wait=False)
+    """
+)
+
+
+def test_rows_queued_without_waiting_are_committed_before_the_interpreter_exits(
+    path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT, str(REPO), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _indices(Ledger(path)) == list(range(200))
+
+
 KILL_SCRIPT = textwrap.dedent(
     """
     import sys, threading

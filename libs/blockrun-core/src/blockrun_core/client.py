@@ -378,11 +378,20 @@ class _ClientBase:
         ledger = self.ledger
         if ledger is None or not rows:
             return
+        # Where money moved (or may have), the row is on disk before the caller sees the
+        # answer; a free or refused call does not wait for the commit.
+        wait = any(row.paid_usd or row.status in _MONEY_STATUSES for row in rows)
         try:
             # one transaction: a call's attempts land together
-            yield Invoke(lambda: ledger.record_many(rows), lambda: ledger.arecord_many(rows))
+            yield Invoke(
+                lambda: ledger.record_many(rows, wait=wait),
+                lambda: ledger.arecord_many(rows, wait=wait),
+            )
         except Exception:
             logger.warning("could not write the usage ledger", exc_info=True)
+
+
+_MONEY_STATUSES = frozenset({"settled", "in_doubt", "account"})
 
 
 def _check_budget(budget: object) -> Budget | None:

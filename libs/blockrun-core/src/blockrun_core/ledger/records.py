@@ -21,6 +21,7 @@ billed to a ``brk_`` account key (no per-call cost is reported).
 """
 
 STATUSES: frozenset[str] = frozenset(get_args(Status))
+"""Every value :data:`Status` may take."""
 
 # Key-shaped strings (a 32-byte hex secret, an account key) never reach the ledger.
 _SECRET_RE = re.compile(r"\b(?:0x)?[0-9a-fA-F]{64}\b|brk_[A-Za-z0-9_-]{8,}")

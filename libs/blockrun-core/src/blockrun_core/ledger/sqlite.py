@@ -2,9 +2,10 @@
 
 ``Ledger.record`` returns once the row is committed; ``Ledger.arecord`` awaits the same
 without blocking the event loop; ``record_many`` / ``arecord_many`` commit several rows
-(one call's attempts) together. Any number of threads, tasks and processes may append to
-one file. ``resolve_ledger`` turns what a client is given (a ledger, a path, ``None`` for
-the default, ``False`` for off) into a ledger or ``None``.
+(one call's attempts) together, and can return as soon as they are queued. Any number of
+threads, tasks and processes may append to one file. ``resolve_ledger`` turns what a
+client is given (a ledger, a path, ``None`` for the default, ``False`` for off) into a
+ledger or ``None``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 LEDGER_ENV = "BLOCKRUN_LEDGER"
+"""Environment variable that turns the default ledger off (``off``) or on."""
 _OFF = frozenset({"off", "0", "false", "no"})
 _ON = frozenset({"", "on", "1", "true", "yes"})
 
@@ -110,13 +112,21 @@ class Ledger:
         """
         await asyncio.wrap_future(self._submit((record,)))
 
-    def record_many(self, records: Iterable[UsageRecord]) -> None:
-        """Append ``records`` (say, the attempts of one call) in one transaction: all or none."""
-        self._submit(records).result()
+    def record_many(self, records: Iterable[UsageRecord], *, wait: bool = True) -> None:
+        """Append ``records`` (say, the attempts of one call) in one transaction: all or none.
 
-    async def arecord_many(self, records: Iterable[UsageRecord]) -> None:
+        With ``wait=False`` it returns once they are queued; they are committed in the
+        background, and at the latest by :meth:`close` or when the interpreter exits.
+        """
+        future = self._submit(records)
+        if wait:
+            future.result()
+
+    async def arecord_many(self, records: Iterable[UsageRecord], *, wait: bool = True) -> None:
         """:meth:`record_many` without blocking the event loop."""
-        await asyncio.wrap_future(self._submit(records))
+        future = self._submit(records)
+        if wait:
+            await asyncio.wrap_future(future)
 
     def _submit(self, records: Iterable[UsageRecord]) -> Future[None]:
         rows = []

@@ -32,8 +32,11 @@ __all__ = [
 ]
 
 Grouping = Literal["model", "day", "run", "agent", "budget"]
+"""What :func:`usage_stats` groups rows by."""
 Bucket = Literal["hour", "day"]
+"""The width of one :func:`timeline` point."""
 GROUPINGS: tuple[str, ...] = get_args(Grouping)
+"""Every :data:`Grouping`, for command-line choices."""
 
 _GROUP_KEYS: dict[str, str] = {
     "model": "COALESCE(served_model, requested_model)",

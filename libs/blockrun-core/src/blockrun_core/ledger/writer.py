@@ -3,15 +3,18 @@
 Callers put rows and a future on a queue; the thread takes everything pending, inserts it
 in one transaction, commits, then resolves each future. Under load the batches grow, so
 1,000 concurrent writers cost a handful of commits, not 1,000. A row is durable when its
-future resolves; a killed process leaves whole batches or nothing of them.
+future resolves; a killed process leaves whole batches or nothing of them. Rows queued
+without waiting are committed before the interpreter exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import sqlite3
 import threading
+import weakref
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,15 @@ MAX_BATCH = 5_000  # rows: bounds one transaction; more waits for the next commi
 
 _Row = tuple[Any, ...]
 _Item = tuple[list[_Row], Future[None]]
+
+_open_writers: weakref.WeakSet[BatchWriter] = weakref.WeakSet()
+
+
+@atexit.register
+def _commit_before_exit() -> None:
+    """The thread is a daemon: let it commit what callers queued without waiting."""
+    for writer in list(_open_writers):
+        writer.close()
 
 
 class BatchWriter:
@@ -53,18 +65,18 @@ class BatchWriter:
                     target=_run, args=(self.path, self._queue), name="blockrun-ledger", daemon=True
                 )
                 self._thread.start()
+                _open_writers.add(self)
             self._queue.put((rows, future))
         return future
 
     def close(self, *, wait: bool = True) -> None:
         """Refuse new rows, let the thread commit what is queued, then (if ``wait``) join it."""
         with self._lock:
-            if self._closed:
-                return
-            self._closed = True
             thread = self._thread
-            if thread is not None:
+            if not self._closed and thread is not None:
                 self._queue.put(None)
+            self._closed = True
+        # Joined even when already closed: a close without waiting may have come first.
         if wait and thread is not None and thread is not threading.current_thread():
             thread.join()
 
