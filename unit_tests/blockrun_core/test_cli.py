@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import runpy
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from blockrun_core import cli
+from blockrun_core import Budget, cli
 from blockrun_core.signing import default_session_path
 from blockrun_core.testing import HARDHAT_KEY, LocalGateway
 
@@ -180,35 +181,89 @@ def test_readme_has_exactly_two_setup_commands() -> None:
     assert commands[0] == "pip install uv && uv run blockrun demo"
 
 
+def _python_blocks(readme: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", readme.read_text(), re.DOTALL)
+
+
 def _readme_python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.DOTALL)
+    return _python_blocks(REPO / "README.md")
 
 
-def test_readme_examples_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    quick_start, routing, budgets, local_gateway = _readme_python_blocks()[:4]
-    for name, code in (
-        ("quick_start", quick_start),
-        ("routing", routing),
-        ("budgets", budgets),
-        ("local", local_gateway),
-    ):
-        (tmp_path / f"{name}.py").write_text(code)
-    runpy.run_path(str(tmp_path / "local.py"))
+def _run_blocks(tmp_path: Path, **blocks: str) -> dict[str, dict[str, object]]:
+    """Run each block as its own script, in order; return each one's globals."""
+    names = {}
+    for name, code in blocks.items():
+        path = tmp_path / f"{name}.py"
+        path.write_text(code)
+        names[name] = runpy.run_path(str(path))
+    return names
+
+
+@pytest.fixture
+def wallet_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalGateway]:
+    """A local gateway, and the environment a user sets: its URL and a wallet key."""
     with LocalGateway() as gw:
         monkeypatch.setenv("BLOCKRUN_API_URL", gw.url)
         monkeypatch.setenv("BLOCKRUN_WALLET_KEY", HARDHAT_KEY)
-        runpy.run_path(str(tmp_path / "quick_start.py"))
-        assert len(gw.payments) == 2  # the paid call and the paid stream
-        runpy.run_path(str(tmp_path / "routing.py"))
-        assert len(gw.payments) == 3
-        names = runpy.run_path(str(tmp_path / "budgets.py"))
-        assert len(gw.payments) == 4
-        paid = gw.payments[-1].amount_micros / 1e6
-        assert names["researcher"].spent == names["team"].spent == pytest.approx(paid)
+        yield gw
+
+
+def test_readme_framework_quick_starts_run_as_written(
+    tmp_path: Path, wallet_env: LocalGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    langchain, llama_index = _readme_python_blocks()[:2]
+    assert "from langchain_blockrun import ChatBlockRun" in langchain
+    assert "from llama_index.llms.blockrun import BlockRunLLM" in llama_index
+    for name, code in (("langchain", langchain), ("llama_index", llama_index)):
+        assert len(code.strip().splitlines()) <= 12, f"the {name} quick start grew past ~10 lines"
+        assert "HARDHAT_KEY" not in code and "api_url" not in code  # only what a user types
+        before = len(wallet_env.payments)
+        _run_blocks(tmp_path, **{name: code})
+        paid = wallet_env.payments[before:]
+        assert [payment.stream for payment in paid] == [False, True], name
+        answer, cost = capsys.readouterr().out.splitlines()[:2]
+        content, served, tier = answer.split()
+        assert (content, tier) == ("84", "SIMPLE")
+        assert served == paid[0].model
+        cost_usd, savings, transaction = cost.split()
+        # What the snippet prints is what the gateway recorded for that payment.
+        assert float(cost_usd) == pytest.approx(paid[0].amount_micros / 1e6)
+        assert 0.0 <= float(savings) < 1.0
+        assert transaction == paid[0].tx_hash
+
+
+def test_readme_examples_run(
+    tmp_path: Path, wallet_env: LocalGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    quick_start, routing, budgets, local_gateway = _readme_python_blocks()[2:6]
+    assert "BlockRunClient(payment_policy=" in quick_start
+    assert 'model="auto"' in routing
+    assert "Budget(" in budgets
+    assert "LocalGateway()" in local_gateway
+    gw = wallet_env
+    _run_blocks(tmp_path, local=local_gateway)
+    _run_blocks(tmp_path, quick_start=quick_start)
+    assert len(gw.payments) == 2  # the paid call and the paid stream
+    _run_blocks(tmp_path, routing=routing)
+    assert len(gw.payments) == 3
+    names = _run_blocks(tmp_path, budgets=budgets)["budgets"]
+    assert len(gw.payments) == 4
+    paid = gw.payments[-1].amount_micros / 1e6
+    researcher, team = names["researcher"], names["team"]
+    assert isinstance(researcher, Budget) and isinstance(team, Budget)
+    assert researcher.spent == team.spent == pytest.approx(paid)
     out = capsys.readouterr().out
     assert "84" in out and "REASONING" in out
+
+
+def test_core_readme_example_runs(
+    tmp_path: Path, wallet_env: LocalGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocks = _python_blocks(REPO / "libs" / "blockrun-core" / "README.md")
+    assert blocks, "libs/blockrun-core/README.md has no Python example"
+    _run_blocks(tmp_path, **{f"block{number}": code for number, code in enumerate(blocks)})
+    assert [payment.stream for payment in wallet_env.payments] == [False, True]
+    assert capsys.readouterr().out.startswith("84 ")
 
 
 def test_ci_runs_the_readme_test_command() -> None:
