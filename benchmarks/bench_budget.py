@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_foundation import environment, publish
+from suite_table import SuiteRow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for unit_tests.redis_server
 
@@ -200,6 +201,31 @@ def bench(counts: Counts) -> tuple[list[Case], list[str]]:
                 loop.run_until_complete(store.aclose())
             loop.close()
     return cases, notes
+
+
+SUITE = Counts(rounds=8, block=150, window_spends=2_000)
+SUITE_CASES = ("sync, budget + parent", "async, budget + parent")
+
+
+def suite_rows(counts: Counts) -> tuple[list[SuiteRow], list[str]]:
+    """Reserve + commit per store, the per-call cases (no peer): rows and header notes."""
+    cases, notes = bench(counts)
+    rows = []
+    for case in cases:
+        if case.name not in SUITE_CASES:
+            continue
+        limit = TARGETS_US[case.store]
+        rows.append(
+            SuiteRow(
+                "budget: reserve + commit per paid call",
+                f"{case.store}, {case.name}",
+                "µs",
+                case.samples,
+                target=f"ours <= {limit:,.0f} µs",
+                met=lambda ours, _peer, limit=limit: ours <= limit,
+            )
+        )
+    return rows, notes
 
 
 def render(cases: list[Case], notes: list[str], counts: Counts, today: str) -> str:

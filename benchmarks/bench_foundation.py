@@ -2,9 +2,9 @@
 
 Measures, side by side and alternating the two systems between repetitions so drift
 cancels: (a) signing one EIP-3009 payment, (b) cold import in a fresh interpreter,
-(c) wall time and HTTP round trips of a first and a repeated paid call, (d) a cold process
-to its first paid answer. Prints a markdown table and writes it to
-``benchmarks/results/foundation-<date>.md`` (``--smoke``: tiny counts, print only).
+(c) wall time and HTTP round trips of a first and a repeated paid call (``LLMClient`` and
+``AsyncLLMClient``), (d) a cold process to its first paid answer. Prints a markdown table
+and writes it to ``benchmarks/results/foundation-<date>.md`` (``--smoke``: tiny counts, print only).
 
 Timings are reported, never asserted: the run fails only on errors.
 """
@@ -12,6 +12,7 @@ Timings are reported, never asserted: the run fails only on errors.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import importlib.metadata
 import math
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,18 @@ def paired(
             if i >= warmup:
                 out.append(value)
     return ours_out, peer_out
+
+
+def rotated(n: int, runs: list[Callable[[], T]], *, warmup: int = 1) -> list[list[T]]:
+    """``paired`` for any number of systems: each goes first in turn; keeps the last n each."""
+    out: list[list[T]] = [[] for _ in runs]
+    for i in range(warmup + n):
+        shift = i % len(runs)
+        for k in [*range(shift, len(runs)), *range(shift)]:
+            value = runs[k]()
+            if i >= warmup:
+                out[k].append(value)
+    return out
 
 
 def timed_ms(fn: Callable[[], object]) -> Callable[[], float]:
@@ -235,6 +248,20 @@ def bench_imports(n: int, env: dict[str, str]) -> list[Row]:
 
 # --------------------------------------------------------------------------- (c) paid calls
 
+Session = Callable[[], tuple[float, float, float, float]]  # first ms, repeat ms, their trips
+
+
+def _check_ours(result: Any) -> Any:
+    if not result.content or not result.cost_usd:
+        raise RuntimeError(f"unexpected answer from blockrun-core: {result!r}")
+    return result
+
+
+def _check_peer(response: Any) -> Any:
+    if not response.choices[0].message.content or not response.cost_usd:
+        raise RuntimeError(f"unexpected answer from blockrun-llm: {response!r}")
+    return response
+
 
 def _ours_client(api_url: str) -> tuple[Callable[[], object], Callable[[], None]]:
     from blockrun_core import BlockRunClient
@@ -242,10 +269,7 @@ def _ours_client(api_url: str) -> tuple[Callable[[], object], Callable[[], None]
     client = BlockRunClient(api_url=api_url, wallet_key=HARDHAT_KEY)
 
     def call() -> object:
-        result = client.chat(model=PAID_MODEL, messages=MESSAGES, max_tokens=MAX_TOKENS)
-        if not result.content or not result.cost_usd:
-            raise RuntimeError(f"unexpected answer from blockrun-core: {result!r}")
-        return result
+        return _check_ours(client.chat(model=PAID_MODEL, messages=MESSAGES, max_tokens=MAX_TOKENS))
 
     return call, client.close
 
@@ -256,37 +280,89 @@ def _peer_client(api_url: str) -> tuple[Callable[[], object], Callable[[], None]
     client = LLMClient(private_key=HARDHAT_KEY, api_url=api_url)
 
     def call() -> object:
-        response = client.chat_completion(PAID_MODEL, MESSAGES, max_tokens=MAX_TOKENS)
-        if not response.choices[0].message.content or not response.cost_usd:
-            raise RuntimeError(f"unexpected answer from blockrun-llm: {response!r}")
-        return response
+        return _check_peer(client.chat_completion(PAID_MODEL, MESSAGES, max_tokens=MAX_TOKENS))
 
     return call, client.close
 
 
-def bench_calls(n: int, gw: Any) -> list[Row]:
-    """A new client, then two identical paid calls: (first ms, repeat ms, first trips, ...)."""
+def _sync_session(gw: Any, factory: Callable[[str], Any]) -> Session:
+    """A new client, then two identical paid calls, each timed and its round trips counted."""
 
-    def session(factory: Callable[[str], Any]) -> Callable[[], tuple[float, ...]]:
-        def run() -> tuple[float, ...]:
-            call, close = factory(gw.url)
-            try:
-                times, trips = [], []
-                for _ in ("first", "repeat"):
-                    before = len(gw.requests)
-                    times.append(timed_ms(call)())
-                    trips.append(float(len(gw.requests) - before))
-                return (*times, *trips)
-            finally:
-                close()
+    def run() -> tuple[float, float, float, float]:
+        call, close = factory(gw.url)
+        try:
+            times, trips = [], []
+            for _ in ("first", "repeat"):
+                before = gw.request_count()
+                times.append(timed_ms(call)())
+                trips.append(float(gw.request_count() - before))
+            return times[0], times[1], trips[0], trips[1]
+        finally:
+            close()
 
-        return run
+    return run
 
-    ours, peer = paired(n, session(_ours_client), session(_peer_client))
+
+async def _ours_async(api_url: str) -> tuple[Callable[[], Awaitable[object]], Any]:
+    from blockrun_core import AsyncBlockRunClient
+
+    client = AsyncBlockRunClient(api_url=api_url, wallet_key=HARDHAT_KEY)
+
+    async def call() -> object:
+        return _check_ours(
+            await client.chat(model=PAID_MODEL, messages=MESSAGES, max_tokens=MAX_TOKENS)
+        )
+
+    return call, client.aclose
+
+
+async def _peer_async(api_url: str) -> tuple[Callable[[], Awaitable[object]], Any]:
+    from blockrun_llm import AsyncLLMClient
+
+    client = AsyncLLMClient(private_key=HARDHAT_KEY, api_url=api_url)
+
+    async def call() -> object:
+        return _check_peer(
+            await client.chat_completion(PAID_MODEL, MESSAGES, max_tokens=MAX_TOKENS)
+        )
+
+    return call, client.close
+
+
+def _async_session(
+    gw: Any, factory: Callable[[str], Awaitable[Any]], loop: asyncio.AbstractEventLoop
+) -> Session:
+    """``_sync_session`` for an async client, in one event loop shared by both systems."""
+
+    async def session() -> tuple[float, float, float, float]:
+        call, close = await factory(gw.url)
+        try:
+            times, trips = [], []
+            for _ in ("first", "repeat"):
+                before = gw.request_count()
+                start = time.perf_counter()
+                await call()
+                times.append((time.perf_counter() - start) * 1e3)
+                trips.append(float(gw.request_count() - before))
+            return times[0], times[1], trips[0], trips[1]
+        finally:
+            await close()
+
+    return lambda: loop.run_until_complete(session())
+
+
+def _call_rows(ours: list[tuple[float, ...]], peer: list[tuple[float, ...]]) -> list[Row]:
     o, p = list(zip(*ours, strict=True)), list(zip(*peer, strict=True))
     return [
         Row("first paid call on a new client", "ms", list(o[0]), list(p[0])),
-        Row("repeated paid call", "ms", list(o[1]), list(p[1])),
+        Row(
+            "repeated paid call",
+            "ms",
+            list(o[1]),
+            list(p[1]),
+            "ours <= 1/2 of blockrun-llm",
+            lambda o, p: o <= p / 2,
+        ),
         Row("HTTP round trips, first paid call", "trips", list(o[2]), list(p[2])),
         Row(
             "HTTP round trips, repeated paid call",
@@ -297,6 +373,24 @@ def bench_calls(n: int, gw: Any) -> list[Row]:
             lambda o, _p: o == 1,
         ),
     ]
+
+
+def bench_calls(n: int, gw: Any) -> list[Row]:
+    """``BlockRunClient`` vs ``LLMClient``: a new client, a first and a repeated paid call."""
+    ours, peer = paired(n, _sync_session(gw, _ours_client), _sync_session(gw, _peer_client))
+    return _call_rows(ours, peer)
+
+
+def bench_async_calls(n: int, gw: Any) -> list[Row]:
+    """``AsyncBlockRunClient`` vs ``AsyncLLMClient``, as ``bench_calls``."""
+    loop = asyncio.new_event_loop()
+    try:
+        ours, peer = paired(
+            n, _async_session(gw, _ours_async, loop), _async_session(gw, _peer_async, loop)
+        )
+    finally:
+        loop.close()
+    return _call_rows(ours, peer)
 
 
 # --------------------------------------------------------------------------- (d) cold process
@@ -380,7 +474,7 @@ def render(rows: list[Row], counts: Counts, today: str) -> str:
     lines = [
         f"# Foundation benchmark, {today}",
         "",
-        *environment("; both against the same LocalGateway on 127.0.0.1"),
+        *environment("; both against the same LocalGateway on 127.0.0.1 (its own process)"),
         f"- Samples: signing {counts.signing}, imports {counts.imports}, "
         f"calls {counts.calls}, cold processes {counts.cold}; systems alternated",
         "",
@@ -428,13 +522,16 @@ def main(argv: list[str] | None = None) -> int:
     counts = SMOKE if args.smoke else FULL
     today = dt.date.today().isoformat()
 
-    from blockrun_core.testing import LocalGateway
+    from gateway_process import gateway_process
 
     with _bench_environment() as env:
         rows = bench_signing(counts.signing)
         rows += bench_imports(counts.imports, env)
-        with LocalGateway() as gw:
+        with gateway_process(env) as gw:
             rows += bench_calls(counts.calls, gw)
+            for row in bench_async_calls(counts.calls, gw):
+                row.name = f"async: {row.name}"
+                rows.append(row)
             rows += bench_cold_process(counts.cold, gw, env)
 
     publish(render(rows, counts, today), args.out, None if args.smoke else f"foundation-{today}")

@@ -1,13 +1,14 @@
-"""LangChain benchmark: ChatBlockRun against langchain-openai's ChatOpenAI, one LocalGateway.
+"""LangChain benchmark: ChatBlockRun against langchain-openai's ChatOpenAI and raw httpx.
 
-Both chat models talk to the same free model on the same gateway (no payment, so only the
-client stacks differ), alternating on every sample so drift cancels: ``invoke`` wall time,
-``stream`` time to first token and to the last chunk, and ``ainvoke`` wall time in one
-event loop. The gateway runs in a child process, as a real gateway runs elsewhere: in this
-process its server thread would compete with the clients for the GIL. ChatBlockRun runs
-with its usage ledger off (ChatOpenAI keeps none); one more row shows the default, where
-every call waits for its ledger row to be committed. Prints a markdown table and writes it
-to ``benchmarks/results/langchain-<date>.md`` (``--smoke``: tiny counts, print only).
+All three talk to the same free model on one LocalGateway (no payment, so only the client
+stacks differ), rotating on every sample so drift cancels: ``invoke`` / ``ainvoke`` wall
+time and ``stream`` / ``astream`` time to first token. Raw httpx (one POST and a JSON parse,
+or an SSE read up to the first content delta) is the floor no client can beat. The gateway
+runs in a child process, as a real gateway runs elsewhere: in this process its server
+thread would compete with the clients for the GIL. ChatBlockRun runs with its usage ledger
+off (ChatOpenAI keeps none); one more row shows the default, where every call waits for its
+ledger row to be committed. Prints a markdown table and writes it to
+``benchmarks/results/langchain-<date>.md`` (``--smoke``: tiny counts, print only).
 
 Timings are reported, never asserted: the run fails only on errors (a wrong answer).
 """
@@ -18,67 +19,33 @@ import argparse
 import asyncio
 import datetime as dt
 import importlib.metadata
-import statistics
-import subprocess
+import json
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bench_foundation import environment, p95, paired, publish
+from bench_foundation import _bench_environment, environment, publish, rotated
+from gateway_process import gateway_process
+from suite_table import SuiteRow, render_rows
 
 FREE_MODEL = "nvidia/gpt-oss-120b"
 PROMPT = "Write a story about a cat."
 EXPECTED = f"Echo: {PROMPT}"
 MAX_TOKENS = 64
+SECTION = "free-model call overhead (LangChain)"
 
 
 @dataclass(frozen=True)
 class Counts:
     invoke: int
     stream: int
-    ainvoke: int
+    warmup: int  # rounds discarded before each series
 
 
-FULL = Counts(invoke=400, stream=300, ainvoke=400)
-SMOKE = Counts(invoke=5, stream=5, ainvoke=5)
-
-
-@dataclass
-class Row:
-    """One measurement: ChatBlockRun's samples, ChatOpenAI's, and the target."""
-
-    name: str
-    ours: list[float]
-    peer: list[float]
-    target: str = "-"
-    met: Callable[[float, float], bool] | None = None  # (ours median, peer median) -> met?
-
-
-_GATEWAY = (
-    "import sys; from blockrun_core.testing import LocalGateway; "
-    "gw = LocalGateway().start(); print(gw.url, flush=True); sys.stdin.read(); gw.stop()"
-)
-
-
-@contextmanager
-def gateway_process() -> Iterator[str]:
-    """A LocalGateway in a child process; yields its URL, stops it on exit."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", _GATEWAY], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert child.stdout is not None
-        url = child.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1"):
-            raise RuntimeError("the gateway process did not start")
-        yield url
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(timeout=30)
+FULL = Counts(invoke=150, stream=100, warmup=20)
+SMOKE = Counts(invoke=5, stream=5, warmup=2)
 
 
 def _models(api_url: str, *, ledger: bool = False) -> tuple[Any, Any]:
@@ -104,6 +71,25 @@ def _check(name: str, text: str) -> None:
         raise RuntimeError(f"{name} answered {text!r}, expected {EXPECTED!r}")
 
 
+def _body(stream: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": FREE_MODEL,
+        "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": MAX_TOKENS,
+    }
+    if stream:
+        body["stream"] = True
+    return body
+
+
+def _delta(line: str) -> str:
+    """The content delta of one SSE line ('' for anything else)."""
+    if not line.startswith("data: ") or line == "data: [DONE]":
+        return ""
+    choices = json.loads(line[6:]).get("choices") or [{}]
+    return str((choices[0].get("delta") or {}).get("content") or "")
+
+
 # --------------------------------------------------------------------------- sync
 
 
@@ -118,10 +104,10 @@ def _invoke(model: Any, name: str) -> Callable[[], float]:
     return run
 
 
-def _stream(model: Any, name: str) -> Callable[[], tuple[float, float]]:
-    """(time to the first non-empty text chunk, time to the last chunk), in ms."""
+def _first_token(model: Any, name: str) -> Callable[[], float]:
+    """Time to the first non-empty text chunk, in ms (the stream is read to its end)."""
 
-    def run() -> tuple[float, float]:
+    def run() -> float:
         start = time.perf_counter()
         first: float | None = None
         chunks: Iterator[Any] = model.stream(PROMPT)
@@ -130,85 +116,96 @@ def _stream(model: Any, name: str) -> Callable[[], tuple[float, float]]:
             if first is None and chunk.text:
                 first = time.perf_counter()
             text.append(chunk.text)
-        end = time.perf_counter()
         _check(name, "".join(text))
         assert first is not None
-        return (first - start) * 1e3, (end - start) * 1e3
+        return (first - start) * 1e3
 
     return run
 
 
-def _raw_httpx(api_url: str, n: int) -> list[float]:
-    """The floor: one POST with httpx and a JSON parse, no chat model around it."""
+def _raw_invoke(client: Any, api_url: str) -> Callable[[], float]:
+    def run() -> float:
+        start = time.perf_counter()
+        answer = client.post(api_url + "/v1/chat/completions", json=_body(False)).json()
+        elapsed = (time.perf_counter() - start) * 1e3
+        _check("raw httpx", answer["choices"][0]["message"]["content"])
+        return elapsed
+
+    return run
+
+
+def _raw_first_token(client: Any, api_url: str) -> Callable[[], float]:
+    def run() -> float:
+        start = time.perf_counter()
+        first: float | None = None
+        text = []
+        with client.stream("POST", api_url + "/v1/chat/completions", json=_body(True)) as reply:
+            for line in reply.iter_lines():
+                delta = _delta(line)
+                if first is None and delta:
+                    first = time.perf_counter()
+                text.append(delta)
+        _check("raw httpx", "".join(text))
+        assert first is not None
+        return (first - start) * 1e3
+
+    return run
+
+
+def bench_sync(counts: Counts, api_url: str) -> list[SuiteRow]:
     import httpx
 
-    body = {"model": FREE_MODEL, "messages": [{"role": "user", "content": PROMPT}]}
-    body["max_tokens"] = MAX_TOKENS  # type: ignore[assignment]
-    with httpx.Client() as client:
-
-        def run() -> float:
-            start = time.perf_counter()
-            client.post(api_url + "/v1/chat/completions", json=body).json()
-            return (time.perf_counter() - start) * 1e3
-
-        samples, _ = paired(n, run, run, warmup=20)
-    return samples
-
-
-def bench_sync(counts: Counts, ours: Any, peer: Any, ledgered: Any, floor: float) -> list[Row]:
-    invoke_ours, invoke_peer = paired(
-        counts.invoke, _invoke(ours, "ChatBlockRun"), _invoke(peer, "ChatOpenAI"), warmup=20
-    )
-    ledger_ours, ledger_peer = paired(
-        counts.invoke, _invoke(ledgered, "ChatBlockRun"), _invoke(peer, "ChatOpenAI"), warmup=20
-    )
-    stream_ours, stream_peer = paired(
-        counts.stream, _stream(ours, "ChatBlockRun"), _stream(peer, "ChatOpenAI"), warmup=20
-    )
+    ours, peer = _models(api_url)
+    ledgered, _ = _models(api_url, ledger=True)
+    with httpx.Client() as raw:
+        invoke = rotated(
+            counts.invoke,
+            [_invoke(ours, "ChatBlockRun"), _invoke(peer, "ChatOpenAI"), _raw_invoke(raw, api_url)],
+            warmup=counts.warmup,
+        )
+        ledger = rotated(
+            counts.invoke,
+            [_invoke(ledgered, "ChatBlockRun"), _invoke(peer, "ChatOpenAI")],
+            warmup=counts.warmup,
+        )
+        first = rotated(
+            counts.stream,
+            [
+                _first_token(ours, "ChatBlockRun"),
+                _first_token(peer, "ChatOpenAI"),
+                _raw_first_token(raw, api_url),
+            ],
+            warmup=counts.warmup,
+        )
     return [
-        Row(
-            "`invoke`, free model",
-            invoke_ours,
-            invoke_peer,
-            "ours <= 1/2 of ChatOpenAI",
-            lambda o, p: o <= p / 2,
+        *_three_way("sync `invoke`", invoke, "ours <= 1/2 of ChatOpenAI", _half),
+        *_three_way("sync `stream`, time to first token", first, "ours <= ChatOpenAI", _no_slower),
+        SuiteRow(
+            SECTION,
+            "sync `invoke`, usage ledger on (the default)",
+            "ms",
+            ledger[0],
+            ledger[1],
+            "ChatOpenAI",
         ),
-        Row(
-            "`stream`, time to first token",
-            [s[0] for s in stream_ours],
-            [s[0] for s in stream_peer],
-            "ours <= ChatOpenAI",
-            lambda o, p: o <= p,
-        ),
-        Row(
-            "`stream`, time to last chunk", [s[1] for s in stream_ours], [s[1] for s in stream_peer]
-        ),
-        Row(
-            "`invoke` minus the raw httpx floor (client overhead)",
-            [x - floor for x in invoke_ours],
-            [x - floor for x in invoke_peer],
-        ),
-        Row("`invoke` with the usage ledger on (the default)", ledger_ours, ledger_peer),
     ]
 
 
 # --------------------------------------------------------------------------- async
 
 
-async def _apaired(
-    n: int, ours: Callable[[], Awaitable[float]], peer: Callable[[], Awaitable[float]]
-) -> tuple[list[float], list[float]]:
-    """``paired`` for coroutines, in one event loop (both clients stay bound to it)."""
-    ours_out: list[float] = []
-    peer_out: list[float] = []
-    warmup = 20
+async def _arotated(
+    n: int, runs: list[Callable[[], Awaitable[float]]], warmup: int
+) -> list[list[float]]:
+    """``rotated`` for coroutines, in one event loop (every client stays bound to it)."""
+    out: list[list[float]] = [[] for _ in runs]
     for i in range(warmup + n):
-        steps = [(ours, ours_out), (peer, peer_out)]
-        for run, out in steps if i % 2 == 0 else steps[::-1]:
-            value = await run()
+        shift = i % len(runs)
+        for k in [*range(shift, len(runs)), *range(shift)]:
+            value = await runs[k]()
             if i >= warmup:
-                out.append(value)
-    return ours_out, peer_out
+                out[k].append(value)
+    return out
 
 
 def _ainvoke(model: Any, name: str) -> Callable[[], Awaitable[float]]:
@@ -222,58 +219,133 @@ def _ainvoke(model: Any, name: str) -> Callable[[], Awaitable[float]]:
     return run
 
 
-async def _first_token_async(model: Any) -> float:
-    start = time.perf_counter()
-    stream: AsyncIterator[Any] = model.astream(PROMPT)
-    async for chunk in stream:
-        if chunk.text:
-            first = time.perf_counter()
-            async for _ in stream:
-                pass
-            return (first - start) * 1e3
-    raise RuntimeError("the stream carried no text")
+def _afirst_token(model: Any, name: str) -> Callable[[], Awaitable[float]]:
+    async def run() -> float:
+        start = time.perf_counter()
+        first: float | None = None
+        text = []
+        chunks: AsyncIterator[Any] = model.astream(PROMPT)
+        async for chunk in chunks:
+            if first is None and chunk.text:
+                first = time.perf_counter()
+            text.append(chunk.text)
+        _check(name, "".join(text))
+        assert first is not None
+        return (first - start) * 1e3
+
+    return run
 
 
-def bench_async(counts: Counts, ours: Any, peer: Any) -> list[Row]:
-    async def main() -> tuple[list[float], list[float]]:
-        return await _apaired(
-            counts.ainvoke, _ainvoke(ours, "ChatBlockRun"), _ainvoke(peer, "ChatOpenAI")
-        )
+def _araw_invoke(client: Any, api_url: str) -> Callable[[], Awaitable[float]]:
+    async def run() -> float:
+        start = time.perf_counter()
+        reply = await client.post(api_url + "/v1/chat/completions", json=_body(False))
+        answer = reply.json()
+        elapsed = (time.perf_counter() - start) * 1e3
+        _check("raw httpx", answer["choices"][0]["message"]["content"])
+        return elapsed
 
-    ours_ms, peer_ms = asyncio.run(main())
-    return [Row("`ainvoke`, free model", ours_ms, peer_ms)]
+    return run
 
 
-# --------------------------------------------------------------------------- report
+def _araw_first_token(client: Any, api_url: str) -> Callable[[], Awaitable[float]]:
+    async def run() -> float:
+        start = time.perf_counter()
+        first: float | None = None
+        text = []
+        async with client.stream(
+            "POST", api_url + "/v1/chat/completions", json=_body(True)
+        ) as reply:
+            async for line in reply.aiter_lines():
+                delta = _delta(line)
+                if first is None and delta:
+                    first = time.perf_counter()
+                text.append(delta)
+        _check("raw httpx", "".join(text))
+        assert first is not None
+        return (first - start) * 1e3
+
+    return run
 
 
-def render(rows: list[Row], counts: Counts, today: str, floor: list[float]) -> str:
+def bench_async(counts: Counts, api_url: str) -> list[SuiteRow]:
+    import httpx
+
+    async def main() -> tuple[list[list[float]], list[list[float]]]:
+        ours, peer = _models(api_url)  # fresh clients, bound to this event loop
+        async with httpx.AsyncClient() as raw:
+            invoke = await _arotated(
+                counts.invoke,
+                [
+                    _ainvoke(ours, "ChatBlockRun"),
+                    _ainvoke(peer, "ChatOpenAI"),
+                    _araw_invoke(raw, api_url),
+                ],
+                counts.warmup,
+            )
+            first = await _arotated(
+                counts.stream,
+                [
+                    _afirst_token(ours, "ChatBlockRun"),
+                    _afirst_token(peer, "ChatOpenAI"),
+                    _araw_first_token(raw, api_url),
+                ],
+                counts.warmup,
+            )
+        return invoke, first
+
+    invoke, first = asyncio.run(main())
+    return [
+        *_three_way("async `ainvoke`", invoke, "ours <= 1/2 of ChatOpenAI", _half),
+        *_three_way(
+            "async `astream`, time to first token", first, "ours <= ChatOpenAI", _no_slower
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _half(ours: float, peer: float) -> bool:
+    return ours <= peer / 2
+
+
+def _no_slower(ours: float, peer: float) -> bool:
+    return ours <= peer
+
+
+def _three_way(
+    name: str, samples: list[list[float]], target: str, met: Callable[[float, float], bool]
+) -> list[SuiteRow]:
+    """ChatBlockRun against ChatOpenAI (judged) and against raw httpx (the floor)."""
+    ours, peer, raw = samples
+    return [
+        SuiteRow(SECTION, name, "ms", ours, peer, "ChatOpenAI", target, met),
+        SuiteRow(SECTION, f"{name}, against the floor", "ms", ours, raw, "raw httpx"),
+    ]
+
+
+def suite_rows(api_url: str, counts: Counts) -> list[SuiteRow]:
+    """Every LangChain row against the gateway at ``api_url``: sync, then async."""
+    return bench_sync(counts, api_url) + bench_async(counts, api_url)
+
+
+def render(rows: list[SuiteRow], counts: Counts, today: str) -> str:
     versions = ", ".join(
         f"{name} {importlib.metadata.version(name)}"
-        for name in ("langchain-blockrun", "langchain-core", "langchain-openai", "openai")
+        for name in ("langchain-blockrun", "langchain-core", "langchain-openai", "openai", "httpx")
     )
     lines = [
         f"# LangChain benchmark, {today}",
         "",
         *environment(f"; {versions}"),
-        f"- Model: {FREE_MODEL} (free: no payment) on one LocalGateway on 127.0.0.1, "
-        f"max_tokens={MAX_TOKENS}, prompt {PROMPT!r}",
-        f"- Samples: invoke {counts.invoke}, stream {counts.stream}, ainvoke {counts.ainvoke}; "
-        "models alternated, 20 warm-up rounds discarded",
-        f"- Floor: a raw httpx POST + JSON parse to the same gateway takes "
-        f"{statistics.median(floor):.3f} ms (median)",
+        f"- Model: {FREE_MODEL} (free: no payment) on one LocalGateway on 127.0.0.1 (its own "
+        f"process), max_tokens={MAX_TOKENS}, prompt {PROMPT!r}",
+        f"- Samples: invoke {counts.invoke}, stream {counts.stream}; systems rotated, "
+        f"{counts.warmup} warm-up rounds discarded",
         "",
-        "| measurement | ChatBlockRun median | p95 | ChatOpenAI median | p95 "
-        "| ChatBlockRun / ChatOpenAI | target | met |",
-        "|---|---:|---:|---:|---:|---:|---|:---:|",
+        render_rows(rows),
     ]
-    for row in rows:
-        om, pm = statistics.median(row.ours), statistics.median(row.peer)
-        met = "-" if row.met is None else ("yes" if row.met(om, pm) else "**no**")
-        lines.append(
-            f"| {row.name} | {om:.3f} ms | {p95(row.ours):.3f} ms | {pm:.3f} ms "
-            f"| {p95(row.peer):.3f} ms | {om / pm:.2f} | {row.target} | {met} |"
-        )
     return "\n".join(lines) + "\n"
 
 
@@ -284,16 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     counts = SMOKE if args.smoke else FULL
     today = dt.date.today().isoformat()
 
-    with gateway_process() as url:
-        ours, peer = _models(url)
-        ledgered, _ = _models(url, ledger=True)
-        floor = _raw_httpx(url, counts.invoke)
-        rows = bench_sync(counts, ours, peer, ledgered, statistics.median(floor))
-        ours, peer = _models(url)  # fresh async clients for the new event loop
-        rows += bench_async(counts, ours, peer)
+    with _bench_environment() as env, gateway_process(env) as gw:
+        rows = suite_rows(gw.url, counts)
 
-    table = render(rows, counts, today, floor)
-    publish(table, None, None if args.smoke else f"langchain-{today}")
+    publish(render(rows, counts, today), None, None if args.smoke else f"langchain-{today}")
     return 0
 
 

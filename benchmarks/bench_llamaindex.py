@@ -34,6 +34,8 @@ from bench_foundation import (
     paired,
     publish,
 )
+from gateway_process import gateway_process
+from suite_table import SuiteRow
 
 PEER_VERSION = "0.1.0"
 PEER_REQUIREMENTS = (
@@ -172,9 +174,9 @@ def bench(
 
         def sample(worker: Worker, op: str = op) -> Callable[[], tuple[float, float]]:
             def run() -> tuple[float, float]:
-                before = len(gw.requests)
+                before = gw.request_count()
                 ms = worker.run(op)
-                return ms, float(len(gw.requests) - before)
+                return ms, float(gw.request_count() - before)
 
             return run
 
@@ -187,6 +189,62 @@ def bench(
                 Row(f"HTTP round trips, {label}", "trips", [s[1] for s in o], [s[1] for s in p])
             )
     return rows
+
+
+SUITE = Counts(calls=30, warmup=3)
+
+
+def suite_rows(
+    gw: Any, env: dict[str, str], counts: Counts, peer_env: Path | None
+) -> list[SuiteRow]:
+    """BlockRunLLM against 0.1.0 (usage ledger on, the default, then off) when ``peer_env``
+    is given; else against OpenAILike on the free path (smoke: no separate environment)."""
+    if peer_env is None:
+        section = "LlamaIndex: BlockRunLLM vs OpenAILike (smoke: 0.1.0 not run)"
+        peer = (Path(sys.executable), "openai_like", "OpenAILike")
+        return _versus(gw, counts, OPERATIONS[:3], section, env, peer, "", judged=False)
+    section = f"LlamaIndex: BlockRunLLM vs llama-index-llms-blockrun {PEER_VERSION}"
+    peer = (peer_env, "v010", PEER_VERSION)
+    quiet = {**env, "BLOCKRUN_LEDGER": "off"}
+    return _versus(gw, counts, OPERATIONS, section, env, peer, "", judged=True) + _versus(
+        gw, counts, OPERATIONS, section, quiet, peer, "usage ledger off: ", judged=True
+    )
+
+
+def _versus(
+    gw: Any,
+    counts: Counts,
+    ops: tuple[tuple[str, str, bool], ...],
+    section: str,
+    ours_env: dict[str, str],
+    peer: tuple[Path, str, str],  # interpreter, worker impl, label
+    prefix: str,
+    *,
+    judged: bool,
+) -> list[SuiteRow]:
+    python, impl, label = peer
+    ours = Worker(sys.executable, "ours", gw.url, ours_env)
+    try:
+        other = Worker(python, impl, gw.url, ours_env)  # the peer reads no BLOCKRUN_LEDGER
+        try:
+            rows = bench(ours, other, gw, counts, ops)
+        finally:
+            other.close()
+    finally:
+        ours.close()
+    return [
+        SuiteRow(
+            section,
+            prefix + row.name,
+            row.unit,
+            row.ours,
+            row.peer,
+            label,
+            row.target if judged else "-",
+            row.met if judged else None,
+        )
+        for row in rows
+    ]
 
 
 def _no_slower(ours: float, peer: float) -> bool:
@@ -229,10 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     today = dt.date.today().isoformat()
     peer_env = None if args.smoke else peer_python(args.peer_env.resolve())
 
-    from blockrun_core.testing import LocalGateway
-
     sections: list[str] = []
-    with _bench_environment() as env, LocalGateway() as gw:
+    with _bench_environment() as env, gateway_process(env) as gw:
         ours = Worker(sys.executable, "ours", gw.url, env)
         try:
             if peer_env is not None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_foundation import environment, p95, paired, publish
+from suite_table import SuiteRow
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_SET = ROOT / "evaluation" / "router_prompts.jsonl"
@@ -208,7 +209,7 @@ def _target(budget_us: float | None = None) -> dict[str, Any]:
     return {"budget_us": budget_us, "speedup": 20.0}
 
 
-def bench(counts: Counts) -> tuple[list[Row], list[Row], str, int]:
+def bench(counts: Counts, *, breakdown: bool = True) -> tuple[list[Row], list[Row], str, int]:
     """The comparison rows, and the breakdown rows (route() against classify() alone)."""
     rows, source = eval_prompts()
     ours, peer = our_router(), peer_router()
@@ -232,8 +233,45 @@ def bench(counts: Counts) -> tuple[list[Row], list[Row], str, int]:
                 )
             )
     compared = [measure(name, reqs, n, ours, peer, **target) for name, reqs, n, target in workloads]
-    breakdown = [breakdown_row(name, reqs, n, ours) for name, reqs, n, _ in workloads]
-    return compared, breakdown, source, len(short)
+    split = [breakdown_row(name, reqs, n, ours) for name, reqs, n, _ in workloads if breakdown]
+    return compared, split, source, len(short)
+
+
+SUITE = Counts(per_prompt=20, synthetic=150)
+
+
+def suite_rows(counts: Counts) -> tuple[list[SuiteRow], str]:
+    """The comparison rows for ``run.py`` (no breakdown), and a note on the requests."""
+    rows, _, source, n_short = bench(counts, breakdown=False)
+    note = (
+        f"router: {source}, the {n_short} requests whose prompt is under 500 chars, "
+        f"{counts.per_prompt} samples each; long prompts {counts.synthetic} samples each"
+    )
+    out = []
+    for row in rows:
+        target = f"ours <= {row.budget_us:g} µs" if row.budget_us is not None else "-"
+        out.append(
+            SuiteRow(
+                "routing decision",
+                row.name,
+                "µs",
+                row.ours,
+                row.peer,
+                "blockrun-llm router",
+                "ours <= 1/20 of peer" + (f"; {target}" if row.budget_us is not None else ""),
+                _router_met(row),
+            )
+        )
+    return out, note
+
+
+def _router_met(row: Row) -> Callable[[float, float], bool]:
+    budget = row.budget_us
+
+    def met(ours: float, peer: float) -> bool:
+        return ours * 20 <= peer and (budget is None or ours <= budget)
+
+    return met
 
 
 def breakdown_row(
