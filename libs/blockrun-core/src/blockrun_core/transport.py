@@ -95,13 +95,28 @@ def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     return httpx.Timeout(timeout, connect=min(10.0, timeout))
 
 
+def _request_builder(http: httpx.Client | httpx.AsyncClient) -> Callable[[Send], httpx.Request]:
+    """Builds each POST; a URL is parsed once, not per call (a client posts to one or two)."""
+    urls: dict[str, httpx.URL] = {}
+
+    def build(op: Send) -> httpx.Request:
+        url = urls.get(op.url)
+        if url is None:
+            if len(urls) >= 16:
+                urls.clear()
+            url = urls[op.url] = httpx.URL(op.url)
+        return http.build_request("POST", url, content=op.content, headers=op.headers)
+
+    return build
+
+
 def sync_performer(http: httpx.Client) -> Callable[[Op], Any]:
     """Perform operations with a sync httpx client."""
+    build = _request_builder(http)
 
     def perform(op: Op) -> Any:
         if isinstance(op, Send):
-            request = http.build_request("POST", op.url, content=op.content, headers=op.headers)
-            return http.send(request, stream=True)
+            return http.send(build(op), stream=True)
         if isinstance(op, Read):
             return op.response.read()
         if isinstance(op, Close):
@@ -117,11 +132,11 @@ def sync_performer(http: httpx.Client) -> Callable[[Op], Any]:
 
 def async_performer(http: httpx.AsyncClient) -> Callable[[Op], Awaitable[Any]]:
     """Perform operations with an async httpx client."""
+    build = _request_builder(http)
 
     async def perform(op: Op) -> Any:
         if isinstance(op, Send):
-            request = http.build_request("POST", op.url, content=op.content, headers=op.headers)
-            return await http.send(request, stream=True)
+            return await http.send(build(op), stream=True)
         if isinstance(op, Read):
             return await op.response.aread()
         if isinstance(op, Close):
