@@ -209,6 +209,36 @@ def test_graceful_budget_picks_the_best_candidate_that_still_fits(
     assert budget.spent == pytest.approx(paid_usd(gw)) and paid_usd(gw) <= budget.limit_usd
 
 
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+def test_graceful_budget_keeps_working_for_requests_no_free_model_can_serve(
+    gw: LocalGateway, client: BlockRunClient
+) -> None:
+    ask = [{"role": "user", "content": "Use get_weather for Paris."}]
+    budget = Budget(0.05, mode="graceful", name="agent")
+    result = client.chat(model="auto", messages=ask, tools=[WEATHER_TOOL], budget=budget)
+    assert result.tool_calls and len(gw.payments) == 1
+    assert budget.spent == pytest.approx(paid_usd(gw))
+
+    gw.reset()
+    empty = Budget(0.0, mode="graceful", name="empty")
+    with pytest.raises(BudgetExceededError) as info:
+        client.chat(model="auto", messages=ask, tools=[WEATHER_TOOL], budget=empty)
+    assert info.value.budget == "empty" and not gw.payments and not gw.requests
+
+
 def test_graceful_budget_on_a_concrete_model_refuses_when_nothing_fits(
     gw: LocalGateway, client: BlockRunClient
 ) -> None:

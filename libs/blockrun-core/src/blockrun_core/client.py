@@ -15,7 +15,12 @@ from .accounting import CallRecord
 from .catalog import Catalog, ModelInfo, default_catalog, estimate_input_tokens, quote_micros
 from .chain import Served, walk
 from .config import Credentials, resolve_credentials
-from .errors import BudgetExceededError, ConfigurationError, StreamTruncatedError
+from .errors import (
+    BudgetExceededError,
+    ConfigurationError,
+    NoCapableModelError,
+    StreamTruncatedError,
+)
 from .exchange import CallSpec, Exchange, Exchanged
 from .preauth import PreauthCache
 from .results import ChatChunk, ChatResult, Payment
@@ -268,8 +273,12 @@ class _ClientBase:
         available = yield Invoke(budget.available_micros, budget.aavailable_micros)
         fitting = [info for info in chain if prices[info.id] <= available]
         if profile is not None and profile != "free":
-            free = self._route("free", messages, max_tokens, params, cooling, None)
-            fitting += [self.catalog.get(m) for m in free.candidates]
+            try:
+                free = self._route("free", messages, max_tokens, params, cooling, None)
+            except NoCapableModelError:
+                pass  # no free model can serve it (tools, vision...): only what fits
+            else:
+                fitting += [self.catalog.get(m) for m in free.candidates]
         models = _unique(fitting)
         if not models:
             state = yield Invoke(budget.state, budget.astate)
