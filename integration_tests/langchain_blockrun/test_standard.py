@@ -3,8 +3,7 @@
 ``TestChatBlockRunLive`` talks to the session's LocalGateway over real loopback HTTP: the
 gateway verifies each x402 signature and records each payment (the wallet is Hardhat's
 public test key, funded only there). ``TestChatBlockRunReplay`` runs the same suite from
-cassettes with sockets off; record them with
-``uv run pytest integration_tests/langchain_blockrun/test_standard.py --record-mode=rewrite``.
+cassettes with sockets off; ``integration_tests/README.md`` tells how to re-record them.
 """
 
 from __future__ import annotations
@@ -12,13 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import pytest_socket
 from blockrun_core.testing import HARDHAT_KEY, LocalGateway
 from langchain_blockrun import ChatBlockRun
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
-# Replays never reach it: sockets are off and VCR answers every request.
-REPLAY_URL = "http://127.0.0.1:8402/api"
+from integration_tests.cassettes import RecordingTarget, connect
 
 
 def _script_weather_decision(request: pytest.FixtureRequest, gw: LocalGateway) -> None:
@@ -71,14 +68,13 @@ class TestChatBlockRunReplay(_BlockRunStandard):
 
     @pytest.fixture(autouse=True)
     def _gateway_or_cassette(
-        self, request: pytest.FixtureRequest, home: object, monkeypatch: pytest.MonkeyPatch
+        self,
+        request: pytest.FixtureRequest,
+        home: object,
+        recording_target: RecordingTarget,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        monkeypatch.setenv("BLOCKRUN_WALLET_KEY", HARDHAT_KEY)
-        if request.config.getoption("--record-mode") in (None, "none"):
-            monkeypatch.setenv("BLOCKRUN_API_URL", REPLAY_URL)
-            # Unix sockets stay allowed: asyncio's event loop needs a socketpair.
-            pytest_socket.disable_socket(allow_unix_socket=True)
-            return
-        gw: LocalGateway = request.getfixturevalue("gw")
-        monkeypatch.setenv("BLOCKRUN_API_URL", gw.url)
-        _script_weather_decision(request, gw)
+        monkeypatch.setenv("BLOCKRUN_WALLET_KEY", recording_target.wallet_key)
+        monkeypatch.setenv("BLOCKRUN_API_URL", connect(recording_target, request))
+        if recording_target.kind == "local":
+            _script_weather_decision(request, request.getfixturevalue("gw"))

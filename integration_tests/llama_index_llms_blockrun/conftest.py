@@ -1,8 +1,15 @@
-"""Fixtures for LlamaIndex end-to-end tests: LLMs on the LocalGateway, offline settings."""
+"""Fixtures for LlamaIndex end-to-end tests: LLMs on the LocalGateway or on cassettes.
+
+``make_llm`` talks to the LocalGateway; ``recorded_llm`` serves the recorded tests
+(``pytest.mark.vcr``): replayed from ``cassettes/`` with sockets off, or recorded over
+real HTTP (see ``integration_tests/README.md``).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import llama_index.core
@@ -11,7 +18,10 @@ from blockrun_core.testing import HARDHAT_KEY, LocalGateway
 from llama_index.core import Settings
 from llama_index.llms.blockrun import BlockRunLLM
 
+from integration_tests import cassettes
+
 MakeLLM = Callable[..., BlockRunLLM]
+CASSETTES = Path(__file__).resolve().parent / "cassettes"
 
 
 @pytest.fixture
@@ -27,6 +37,73 @@ def make_llm(gw: LocalGateway) -> Iterator[MakeLLM]:
     yield make
     for llm in made:
         llm.close()
+
+
+@pytest.fixture
+def vcr_config() -> dict[str, Any]:
+    """A fresh scrubbing config per test: its id map belongs to one cassette."""
+    return cassettes.vcr_config(str(CASSETTES))
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir() -> str:
+    """One absolute folder, whatever directory pytest runs from."""
+    return str(CASSETTES)
+
+
+@pytest.fixture(scope="session")
+def recording_target(pytestconfig: pytest.Config) -> cassettes.RecordingTarget:
+    """Replay, record from LocalGateway, or record live (``BLOCKRUN_RECORD_LIVE=1``).
+
+    Session-scoped, so it is set up before the per-test ``home`` fixture hides the
+    BLOCKRUN_* variables.
+    """
+    return cassettes.recording_target(pytestconfig.getoption("--record-mode"), os.environ)
+
+
+@pytest.fixture
+def recorded_llm(
+    request: pytest.FixtureRequest, recording_target: cassettes.RecordingTarget
+) -> Iterator[MakeLLM]:
+    """``recorded_llm(model="auto", account=False, **fields)``: a BlockRunLLM on the run's
+    recording target, paying with its wallet or, with ``account=True``, its ``brk_`` key."""
+    api_url = cassettes.connect(recording_target, request)
+    made: list[BlockRunLLM] = []
+
+    def make(model: str = "auto", *, account: bool = False, **fields: Any) -> BlockRunLLM:
+        if account:
+            account_url, key = cassettes.account_rail(recording_target, request)
+            fields.update(api_key=key, api_url=account_url)
+        else:
+            fields.update(wallet_key=recording_target.wallet_key, api_url=api_url)
+        llm = BlockRunLLM(model, timeout=60.0, **fields)
+        made.append(llm)
+        return llm
+
+    yield make
+    for llm in made:
+        llm.close()
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    cassettes.register_matchers(vcr)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{cassettes.ACCOUNT_RAIL_MARK}: a recorded test on the brk_ account rail"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip account-rail tests a live recording cannot run, before their cassette is reset."""
+    if item.get_closest_marker(cassettes.ACCOUNT_RAIL_MARK) is None:
+        return
+    target = cassettes.recording_target(item.config.getoption("--record-mode"), os.environ)
+    reason = cassettes.account_skip_reason(target)
+    if reason is not None:
+        pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
