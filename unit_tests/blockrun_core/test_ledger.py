@@ -325,6 +325,22 @@ def test_rows_queued_without_waiting_are_committed_before_the_interpreter_exits(
     assert _indices(Ledger(path)) == list(range(200))
 
 
+def test_a_creator_that_lost_the_race_leaves_the_winners_file_alone(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blockrun_core.ledger import schema
+
+    with Ledger(path) as winner:
+        winner.record(make_record(1))
+    # The loser checked before the winner's file appeared: it builds its own aside, and
+    # must neither replace the winner's file nor leave its draft behind.
+    monkeypatch.setattr(Path, "exists", lambda self: False)
+    schema._create_private(path)
+    monkeypatch.undo()
+    assert _indices(Ledger(path)) == [1]
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(".")) == []
+
+
 KILL_SCRIPT = textwrap.dedent(
     """
     import sys, threading

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import os
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +89,33 @@ def record_from_row(row: sqlite3.Row | tuple[Any, ...]) -> UsageRecord:
 
 
 def _create_private(path: Path) -> None:
-    """Create the directory and an empty file readable by the owner only (it may hold text)."""
+    """Create the ledger, whole and readable by the owner only (it may hold text).
+
+    Processes racing to create one file must not each start a database in it (two WAL
+    headers written over each other lose commits), so the file is built aside, schema
+    and WAL mode included, and linked into place only if nothing is there yet.
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    if path.exists():
+        return
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.new")
+    try:
+        os.close(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        with contextlib.closing(sqlite3.connect(aside, isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            _write_schema(conn)
+        with contextlib.suppress(FileExistsError):  # another process got there first
+            os.link(aside, path)
+    finally:
+        for leftover in (aside, *(Path(f"{aside}{suffix}") for suffix in ("-wal", "-shm"))):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+
+
+def _write_schema(conn: sqlite3.Connection) -> None:
+    for statement in _DDL:
+        conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _check_version(conn: sqlite3.Connection, path: Path) -> int:
@@ -123,9 +147,7 @@ def connect_for_writing(path: Path) -> sqlite3.Connection:
         if _check_version(conn, path) < SCHEMA_VERSION:
             conn.execute("BEGIN IMMEDIATE")
             if _check_version(conn, path) < SCHEMA_VERSION:  # another process may have won
-                for statement in _DDL:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                _write_schema(conn)
             conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         conn.close()
