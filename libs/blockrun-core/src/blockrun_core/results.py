@@ -17,9 +17,13 @@ class Payment:
     """A payment we signed and the gateway accepted (never the signature itself)."""
 
     amount_micros: int
+    """The signed amount in micro-USDC (millionths of a dollar)."""
     network: str
+    """The CAIP-2 network it was signed for, e.g. ``eip155:8453`` (Base)."""
     payer: str
+    """The paying wallet's address."""
     pay_to: str
+    """The address paid: the gateway's treasury."""
 
     @property
     def amount_usd(self) -> float:
@@ -36,14 +40,23 @@ class ChatResult:
     """
 
     response: ChatCompletion
+    """The OpenAI-compatible completion, as the gateway sent it."""
     requested_model: str
+    """The model id the request was sent for (after routing and fallbacks)."""
     cost_usd: float | None
+    """What the call cost in USD (see above)."""
     payment: Payment | None
+    """The payment that was signed and accepted; ``None`` when nothing was signed."""
     receipt: PaymentReceipt | None
+    """The gateway's settlement receipt, when it sent one."""
     round_trips: int
+    """HTTP requests the call took (an unpaid probe plus the paid request is 2)."""
     request_id: str | None = None
+    """The gateway's request id (account rail), for support requests."""
     routing: RoutingDecision | None = None
+    """Why the model was chosen, when ``model`` was a routing profile such as ``auto``."""
     attempts: tuple[AttemptFailure, ...] = ()
+    """Models of the fallback chain that failed before this one answered."""
 
     @property
     def savings(self) -> float | None:
@@ -92,11 +105,20 @@ class ChatChunk:
     """
 
     delta: str
+    """New answer text ('' when the chunk carries something else)."""
     reasoning: str
+    """New reasoning text, for reasoning models that stream it."""
     tool_calls: tuple[ToolCallDelta, ...]
+    """Pieces of tool calls, keyed by ``index``; join them in order."""
     finish_reason: str | None
+    """Why the model stopped, on the chunk that ends the answer."""
     usage: Usage | None
+    """Token counts, on the last chunk."""
     model: str
+    """The model serving the stream."""
     cost_usd: float | None
+    """What the call cost in USD, as for :attr:`ChatResult.cost_usd`."""
     receipt: PaymentReceipt | None
+    """The gateway's settlement receipt, when it sent one."""
     routing: RoutingDecision | None = None
+    """Why the model was chosen, when the call was routed."""

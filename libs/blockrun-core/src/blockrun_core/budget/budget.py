@@ -24,6 +24,7 @@ from .store import BudgetKey, BudgetStore, Refusal, Usage
 __all__ = ["Budget", "BudgetMode", "BudgetState", "Reservation"]
 
 BudgetMode = Literal["strict", "graceful"]
+"""``strict`` raises when a call does not fit; ``graceful`` first downgrades to cheaper models."""
 MICROS_PER_USD = 1_000_000
 DEFAULT_RESERVATION_TTL = 600.0
 

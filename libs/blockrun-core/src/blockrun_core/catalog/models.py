@@ -10,6 +10,7 @@ from typing import Any, Literal
 __all__ = ["CAPABILITIES", "BillingMode", "ModelInfo", "model_from_row"]
 
 BillingMode = Literal["paid", "flat", "free"]
+"""How a model is billed: per token (``paid``), a fixed price per call (``flat``) or ``free``."""
 
 #: Capability names accepted by :meth:`ModelInfo.supports`, besides any category.
 CAPABILITIES = ("tools", "vision", "reasoning", "structured_output", "streaming")

@@ -34,9 +34,9 @@ from .types import (
 
 __all__ = ["BASELINE_MODEL", "IMAGE_TOKENS", "Features", "measure", "route"]
 
-#: What savings are measured against: the strongest general model of the catalog at
-#: Opus-class prices ($5 / $25 per 1M), the anchor BlockRun's published savings use.
 BASELINE_MODEL = "anthropic/claude-opus-5"
+"""What savings are measured against: the strongest general model of the catalog at
+Opus-class prices ($5 / $25 per 1M), the anchor BlockRun's published savings use."""
 #: Context an image takes, in tokens (about one 1,000-pixel-square image at high detail).
 IMAGE_TOKENS = 1_600
 

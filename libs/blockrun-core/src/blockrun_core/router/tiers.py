@@ -303,10 +303,10 @@ ECO_AGENTIC = _table(
     ),
 )
 
-#: Every table by name.
 TABLES: Mapping[str, TierTable] = MappingProxyType(
     {t.name: t for t in (AUTO, ECO, PREMIUM, FREE, AGENTIC, ECO_AGENTIC)}
 )
+"""Every tier table by name: the four profiles and their agentic variants."""
 
 # (profile, request carries tools) -> table.
 _BY_PROFILE: Mapping[tuple[Profile, bool], TierTable] = MappingProxyType(

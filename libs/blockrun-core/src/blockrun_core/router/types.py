@@ -18,10 +18,14 @@ __all__ = [
 ]
 
 Tier = Literal["SIMPLE", "MEDIUM", "COMPLEX", "REASONING"]
+"""How hard a request is, as the classifier judges it; each profile maps a tier to models."""
 TIERS: tuple[Tier, ...] = ("SIMPLE", "MEDIUM", "COMPLEX", "REASONING")
+"""Every tier, easiest first."""
 
 Profile = Literal["auto", "eco", "premium", "free"]
+"""A routing profile: balanced (``auto``), cheapest (``eco``), best (``premium``) or free only."""
 PROFILES: tuple[Profile, ...] = ("auto", "eco", "premium", "free")
+"""Every routing profile."""
 _PROFILE_IDS: dict[str, Profile] = {
     **{p: p for p in PROFILES},
     **{f"blockrun/{p}": p for p in PROFILES},

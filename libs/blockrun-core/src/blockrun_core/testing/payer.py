@@ -24,8 +24,8 @@ from blockrun_core.x402 import (
 
 __all__ = ["HARDHAT_KEY", "Payer"]
 
-#: Hardhat's well-known test account #0 (address 0xf39F...2266). Never fund it.
 HARDHAT_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+"""Hardhat's well-known test account #0 (address 0xf39F...2266). Never fund it."""
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 

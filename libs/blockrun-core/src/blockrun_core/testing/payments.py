@@ -43,8 +43,8 @@ __all__ = [
     "verify_payment",
 ]
 
-#: The treasury the gateway asks to be paid to (Hardhat account #1, as in BlockRun's tests).
 DEFAULT_PAY_TO = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+"""The treasury the gateway asks to be paid to (Hardhat account #1, as in BlockRun's tests)."""
 #: The soonest a validBefore may fall (x402 facilitators require ``now + 6``).
 MIN_REMAINING_SECONDS = 6
 #: The longest authorization accepted, and the clock skew tolerated on top of it.

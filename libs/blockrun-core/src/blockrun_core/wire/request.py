@@ -19,11 +19,14 @@ __all__ = [
 ]
 
 DEFAULT_MAX_TOKENS = 1024
+"""The output ceiling when a call names none; it also sets the price quoted."""
 MAX_TOKENS_LIMIT = 1_000_000
+"""The largest ``max_tokens`` a request body may carry."""
 
 # Never on the wire: the gateway sets stream_options itself; the others are walked or
 # resolved client-side.
 CLIENT_ONLY_PARAMS = frozenset({"stream_options", "fallback_models", "routing_profile"})
+"""Parameters the client consumes and never puts in the request body."""
 
 _SYSTEM_ROLES = frozenset({"system", "developer"})
 _RANGES = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0)}

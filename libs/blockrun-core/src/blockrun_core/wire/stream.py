@@ -28,6 +28,7 @@ from blockrun_core.wire.types import (
 __all__ = ["DONE", "StreamAssembler", "StreamDelta", "ToolCallDelta"]
 
 DONE = "[DONE]"
+"""The SSE data line that ends an OpenAI-compatible stream."""
 _PREVIEW_CHARS = 200
 
 

@@ -31,6 +31,7 @@ BASE = Network(
     eip712_version="2",
     legacy_names=("base",),
 )
+"""Base mainnet (``eip155:8453``) and its native USDC: what real payments use."""
 BASE_SEPOLIA = Network(
     caip2="eip155:84532",
     chain_id=84532,
@@ -40,8 +41,10 @@ BASE_SEPOLIA = Network(
     legacy_names=("base-sepolia",),
     testnet=True,
 )
+"""Base Sepolia testnet (``eip155:84532``) and its test USDC."""
 
 NETWORKS: dict[str, Network] = {n.caip2: n for n in (BASE, BASE_SEPOLIA)}
+"""The networks payments may be signed on, by CAIP-2 id; any other is refused."""
 _BY_ANY_NAME: dict[str, Network] = {
     name: n for n in NETWORKS.values() for name in (n.caip2, *n.legacy_names)
 }

@@ -76,12 +76,12 @@ class BlockRunLLM(FunctionCallingLLM):
     the tree; each carries ``retryable``.
 
     Example:
-        .. code-block:: python
+        ```python
+        from llama_index.core import Settings
+        from llama_index.llms.blockrun import BlockRunLLM
 
-            from llama_index.core import Settings
-            from llama_index.llms.blockrun import BlockRunLLM
-
-            Settings.llm = BlockRunLLM(model="auto", max_cost_per_call=0.05)
+        Settings.llm = BlockRunLLM(model="auto", max_cost_per_call=0.05)
+        ```
     """
 
     model: str = Field(

@@ -23,9 +23,9 @@ class BlockRun(BlockRunLLM):
     quote above ``max_cost_per_call``; this class raises ``PaymentRefusedError``.
 
     Example:
-        .. code-block:: python
-
-            llm = BlockRun(model="openai/gpt-5.5", max_cost_per_call=0.05)
+        ```python
+        llm = BlockRun(model="openai/gpt-5.5", max_cost_per_call=0.05)
+        ```
     """
 
     chain: Literal["base"] = Field(default="base", description="The chain paid on: Base.")
