@@ -93,7 +93,8 @@ class CallRecord:
                     savings_usd=baseline - paid if is_served and baseline is not None else None,
                     latency_ms=outcome.latency_seconds * 1000,
                     status=outcome.status,
-                    tx_hash=tx_hash if is_served else None,
+                    # an answer that failed after it was paid (empty, cut off) keeps its tx
+                    tx_hash=outcome.tx_hash or (tx_hash if is_served else None),
                     error=describe_error(failure) if failure is not None else None,
                     prompt=prompt if attempt == 0 else None,
                     response=response_text if is_served and with_text else None,

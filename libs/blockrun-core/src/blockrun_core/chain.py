@@ -74,12 +74,23 @@ def next_step(error: BlockRunError) -> Step:
 
 
 def check_answer(done: Exchanged, info: ModelInfo) -> ChatCompletion:
-    """The parsed answer, or ``UpstreamError`` if it is empty or degenerate."""
-    completion = ChatCompletion.from_json(done.response.content)
+    """The parsed answer, or ``UpstreamError`` if it is malformed, empty or degenerate.
+
+    The error's ``paid_usd`` is set when the answer was paid for, so the walk never pays a
+    second model for it without the caller's consent.
+    """
+    paid = done.payment.amount_micros / 1e6 if done.payment else 0.0
+    try:
+        completion = ChatCompletion.from_json(done.response.content)
+    except UpstreamError as malformed:
+        if paid:
+            malformed.message += f" A payment of ${paid:.6f} was accepted for it."
+            malformed.args = (malformed.message,)
+            malformed.paid_usd = paid
+        raise
     problem = _degenerate(completion)
     if problem is None:
         return completion
-    paid = done.payment.amount_micros / 1e6 if done.payment else 0.0
     error = UpstreamError(
         f"{info.id}: the gateway answered 200 with {problem}"
         + (f" after a payment of ${paid:.6f} was accepted." if paid else "."),

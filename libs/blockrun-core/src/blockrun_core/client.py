@@ -43,7 +43,7 @@ from .wire import (
     build_chat_body,
     encode_body,
 )
-from .x402 import PaymentPolicy, network_for_url
+from .x402 import PayeePin, PaymentPolicy, network_for_url
 
 if TYPE_CHECKING:
     from .budget import Budget
@@ -92,6 +92,7 @@ class _ClientBase:
         self._network = network_for_url(self._credentials.api_url)
         self._chat_url = self._credentials.api_url + "/v1/chat/completions"
         self._preauth = PreauthCache()
+        self._payee_pin = PayeePin()
         self._backoff_seconds = 0.5
         self.fallback_models = tuple(fallback_models)
         self.allow_second_spend = allow_second_spend
@@ -207,6 +208,7 @@ class _ClientBase:
                 max_retries=self.max_retries if single else 0,
                 backoff_seconds=self._backoff_seconds,
                 budget=budget,
+                payee_pin=self._payee_pin,
             )
             exchange = Exchange(spec, self._preauth)
             call.exchanges.append(exchange)
@@ -491,6 +493,32 @@ class BlockRunClient(_ClientBase):
 
     >>> client = BlockRunClient(wallet_key=...)  # or BLOCKRUN_WALLET_KEY
     >>> client.chat(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+
+    All arguments are keyword-only; :class:`AsyncBlockRunClient` takes the same ones.
+
+    Other Parameters:
+        api_url: The gateway. Default: ``BLOCKRUN_API_URL``, else ``https://blockrun.ai/api``.
+            Plain HTTP is accepted for loopback hosts only.
+        wallet_key: The x402 wallet key (``0x`` + 64 hex). Default: ``BLOCKRUN_WALLET_KEY``,
+            ``BASE_CHAIN_WALLET_KEY``, then ``~/.blockrun/.session``.
+        api_key: A BlockRun account key (``brk_...``) instead of a wallet; default
+            ``BLOCKRUN_API_KEY``. Passing both keys is refused.
+        payment_policy: Limits checked before anything is signed (default: at most $1 a
+            call, the network the URL implies, the treasury first paid).
+        timeout: Seconds per request, or an ``httpx.Timeout`` (default: 120 s to read,
+            10 s to connect).
+        max_retries: Retries of unpaid requests to one model; a signed payment is never
+            signed again.
+        catalog: The model catalog (default: the bundled snapshot).
+        fallback_models: Models tried in order when a concrete model fails transiently.
+        allow_second_spend: Whether the fallback walk may move on to another model after a
+            payment went through (a second, separately recorded spend). Off by default.
+        cooldown_seconds: How long a failed model is skipped by routing and fallbacks.
+        pin_sessions: Keep the model a routed ``session_id`` was first served by.
+        budget: A :class:`~blockrun_core.budget.Budget` every call draws from.
+        ledger: Where usage rows go: a :class:`~blockrun_core.ledger.Ledger`, a path, or
+            ``False`` for none (default: ``$BLOCKRUN_HOME/usage.sqlite3``).
+        http_client: An ``httpx.Client`` to send through (default: one of our own).
     """
 
     def __init__(self, *, http_client: httpx.Client | None = None, **options: Any) -> None:

@@ -10,7 +10,10 @@ The money rules live here:
   may resend the *same* header, never a new signature; if that still fails the call ends
   with :class:`PaymentInDoubtError`;
 - a new signature follows only an unambiguous refusal (HTTP 402: nothing was charged):
-  a refused pre-authorisation, or one re-quote after ``PAYMENT_UNDERPAID``.
+  a refused pre-authorisation, or one re-quote after ``PAYMENT_UNDERPAID``;
+- redirects are never followed; one answering a signed request leaves it in doubt;
+- a served answer whose settlement receipt names another payer, amount or network is
+  kept (it is what we paid for), but the payment is recorded as in doubt and logged.
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ from .http_errors import error_from_response, parse_retry_after
 from .preauth import PreauthCache
 from .transport import Close, Flow, Invoke, Op, Read, Send, Sleep
 from .x402 import (
+    PayeePin,
     PaymentPolicy,
     PaymentReceipt,
     SignedPayment,
     decode_receipt,
+    match_receipt,
     parse_challenge,
     rejection_error,
     select_offer,
@@ -58,6 +63,9 @@ __all__ = ["AttemptOutcome", "CallSpec", "Exchange", "Exchanged", "PaymentStatus
 logger = logging.getLogger("blockrun")
 
 MAX_SAME_HEADER_RESENDS = 2
+# Transport errors raised before any byte of the request left the client: no connection
+# could be made, or none was free in the pool. A payment they carried was not delivered.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 MAX_RETRY_AFTER_SECONDS = 30.0
 
 
@@ -78,6 +86,7 @@ class CallSpec:
     max_amount_micros: int | None = None
     backoff_seconds: float = 0.5
     budget: Budget | None = None
+    payee_pin: PayeePin | None = None  # the client's: whom it has paid so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,7 @@ class AttemptOutcome:
     charged_micros: int  # what the budget was charged: signed and possibly settled
     latency_seconds: float
     error: BaseException | None = None
+    tx_hash: str | None = None  # the settlement transaction the gateway reported, if any
 
 
 class Exchange:
@@ -144,20 +154,32 @@ class Exchange:
             yield from self._settle(charged)
             raise
         charged = self._charged_by_success(done)
-        self._finish(self._success_status(done, charged), charged, clock, None)
+        doubt = self._receipt_doubt(done)
+        status: PaymentStatus = (
+            "in_doubt" if doubt is not None else self._success_status(done, charged)
+        )
+        receipt = done.receipt if doubt is None else None  # a mismatched tx is not ours
+        self._finish(status, charged, clock, doubt, receipt.transaction if receipt else None)
         yield from self._settle(charged)
         return done
 
     def _finish(
-        self, status: PaymentStatus, charged: int, clock: float, error: BaseException | None
+        self,
+        status: PaymentStatus,
+        charged: int,
+        clock: float,
+        error: BaseException | None,
+        tx_hash: str | None = None,
     ) -> None:
         quoted = self._quoted or (self._payment.amount_micros if self._payment else 0)
         latency = time.perf_counter() - clock
-        self.outcome = AttemptOutcome(status, quoted, charged, latency, error)
+        self.outcome = AttemptOutcome(status, quoted, charged, latency, error, tx_hash)
 
     def _success_status(self, done: Exchanged, charged: int) -> PaymentStatus:
         if self.spec.credentials.rail == "account":
             return "account"
+        if charged and done.receipt is not None and done.receipt.settled is False:
+            return "in_doubt"  # served, but the gateway says the payment has not settled
         return "settled" if charged else "free"
 
     def _exchange(self) -> Flow[Exchanged]:
@@ -167,7 +189,8 @@ class Exchange:
                 yield Sleep(self._delay)
                 self._delay = 0.0
             self.round_trips += 1
-            self._paid_send = self._paid_send or self._payment is not None
+            sent_before = self._paid_send
+            self._paid_send = sent_before or self._payment is not None
             response: httpx.Response | None = None
             try:
                 response = yield Send(
@@ -178,6 +201,8 @@ class Exchange:
             except httpx.TransportError as exc:
                 if response is not None:
                     yield Close(response)  # the body broke off: release the connection
+                elif isinstance(exc, _NEVER_SENT):
+                    self._paid_send = sent_before  # this request never left the client
                 headers = self._after_transport_error(exc)
                 continue
             if response.is_success:
@@ -230,8 +255,37 @@ class Exchange:
     # -- answers ---------------------------------------------------------------------------
 
     def _success(self, response: httpx.Response) -> Exchanged:
-        receipt = decode_receipt(response.headers) if self._payment else None
-        return Exchanged(response, self._payment, receipt, self.round_trips)
+        payment, receipt = self._payment, None
+        if payment is not None:
+            receipt = decode_receipt(response.headers)
+            if receipt is not None:
+                receipt = match_receipt(
+                    receipt,
+                    payer=payment.payer,
+                    amount_micros=payment.amount_micros,
+                    network=payment.network,
+                )
+            if self.spec.payee_pin is not None and (receipt is None or not receipt.mismatch):
+                self.spec.payee_pin.remember(payment.pay_to)
+        return Exchanged(response, payment, receipt, self.round_trips)
+
+    def _receipt_doubt(self, done: Exchanged) -> PaymentInDoubtError | None:
+        """A served answer whose receipt is not about our payment: kept, but in doubt."""
+        if done.receipt is None or done.receipt.mismatch is None:
+            return None
+        assert done.payment is not None
+        message = (
+            f"{self.spec.model}: the answer was kept, but {done.receipt.mismatch}; whether "
+            f"the ${done.payment.amount_micros / 1e6:.6f} signed was settled is in doubt."
+        )
+        logger.warning("%s", message)
+        return PaymentInDoubtError(
+            message,
+            amount_usd=done.payment.amount_micros / 1e6,
+            model=self.spec.model,
+            cause=done.receipt.mismatch,
+            attempts=self._resends + 1,
+        )
 
     def _after_error_response(self, response: httpx.Response) -> dict[str, str]:
         status, body = response.status_code, response.content
@@ -240,6 +294,9 @@ class Exchange:
             raise error_from_response(status, response.headers, body, model=self.spec.model)
         if status == 402:
             return self._after_402(response)
+        if 300 <= status < 400 and self._payment is not None:
+            # Redirects are never followed; the configured host had the signed header.
+            raise self._in_doubt(f"HTTP {status} redirect, not followed")
         if status == 429 or status >= 500:
             cause = f"HTTP {status}"
             if self._payment is not None:
@@ -289,6 +346,7 @@ class Exchange:
             spec.policy,
             default_network=spec.network,
             max_amount_micros=spec.max_amount_micros,
+            paid_to=spec.payee_pin.pay_to if spec.payee_pin is not None else None,
         )
         signer = spec.credentials.signer
         if signer is None:
@@ -364,9 +422,9 @@ class Exchange:
 
     def _after_transport_error(self, exc: httpx.TransportError) -> dict[str, str]:
         cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if self._payment is not None:
+        never_sent = isinstance(exc, _NEVER_SENT)
+        if self._payment is not None and (self._paid_send or not never_sent):
             return self._resend_same_payment(cause, None)
-        never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
         error = UpstreamError(
             f"{self.spec.model}: could not reach the gateway ({cause}).",
             status_code=None,
@@ -375,7 +433,9 @@ class Exchange:
         if self.spec.credentials.rail == "account" and not never_sent:
             error.message += " The request may already have been billed; not retried."
             raise error from exc
-        return self._retry_unpaid(error, None)
+        headers = self._retry_unpaid(error, None)
+        # A signed payment that never left is sent as it is: nothing new is signed.
+        return self._payment_headers() if self._payment is not None else headers
 
     def _retry_unpaid(self, error: BlockRunError, retry_after: float | None) -> dict[str, str]:
         """Nothing was paid yet: retrying the unpaid request is free and safe."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._json import loads_untrusted
 from .errors import (
@@ -55,10 +56,25 @@ def _envelope(body: bytes) -> tuple[str | None, str | None]:
     return (message[:_MAX_MESSAGE] if message else None), code
 
 
+def _redirect_message(status: int, headers: Mapping[str, str], model: str) -> str:
+    try:
+        target = urlsplit(headers.get("location", "")).netloc[:100]
+    except ValueError:
+        target = ""
+    return (
+        f"{model}: HTTP {status}: the gateway redirected the request"
+        + (f" to {target!r}" if target else "")
+        + "; redirects are never followed, so requests, payments and keys go only to the "
+        "configured api_url. Nothing was signed for it."
+    )
+
+
 def error_from_response(
     status: int, headers: Mapping[str, str], body: bytes, *, model: str
 ) -> BlockRunError:
     """The exception for a non-2xx answer that the caller cannot recover from here."""
+    if 300 <= status < 400:
+        return UpstreamError(_redirect_message(status, headers, model), status_code=status)
     message, code = _envelope(body)
     text = (
         f"{model}: HTTP {status}"

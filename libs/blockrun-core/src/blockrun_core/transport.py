@@ -37,7 +37,9 @@ T = TypeVar("T")
 _sleep = time.sleep
 _async_sleep = asyncio.sleep
 
-DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0, write=30.0, pool=10.0)
+# The pool wait is as long as a read: with more calls in flight than pooled connections,
+# a call queues behind answers that may each take minutes, and nothing is wrong.
+DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0, write=30.0, pool=120.0)
 USER_AGENT = "blockrun-core-python/0.1.0"
 
 

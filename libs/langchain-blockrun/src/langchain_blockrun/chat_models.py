@@ -87,6 +87,7 @@ class ChatBlockRun(BaseChatModel):
     max_tokens: int = Field(default=1024, ge=1)
     """Output ceiling per call; it also sets the price quoted for the call."""
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    """Sampling temperature from 0 to 2; default: the model's own."""
     timeout: float | None = Field(default=None, gt=0)
     """Seconds per request (connecting is capped at 10 s)."""
     max_retries: int = Field(default=2, ge=0)
@@ -152,6 +153,15 @@ class ChatBlockRun(BaseChatModel):
     def _set_blockrun_version(self) -> ChatBlockRun:
         self._add_version("langchain-blockrun", __version__)
         return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickle never carries the keys, nor the clients (which hold the signer): an
+        # unpickled ChatBlockRun reads its credentials from the environment again.
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "wallet_key": None, "api_key": None}
+        private = state.get("__pydantic_private__") or {}
+        state["__pydantic_private__"] = {**private, "_clients": None, "_clients_owner": 0}
+        return state
 
     def _check_credentials(self) -> None:
         from blockrun_core.config import resolve_credentials
@@ -220,14 +230,17 @@ class ChatBlockRun(BaseChatModel):
 
     @property
     def lc_secrets(self) -> dict[str, str]:
+        """Secret fields and the environment variables they load from; never serialised."""
         return {"wallet_key": _WALLET_ENV[0], "api_key": _API_KEY_ENV}
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
+        """True: the model serialises with ``dumpd``, its secrets as references only."""
         return True
 
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
+        """The namespace ``load`` uses to find this class: ``langchain_blockrun.chat_models``."""
         return ["langchain_blockrun", "chat_models"]
 
     @property
@@ -378,6 +391,12 @@ class ChatBlockRun(BaseChatModel):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AIMessage:
+        """Answer one input.
+
+        ``config={"configurable": {"blockrun_budget": budget}}`` sets the call's budget
+        (and that of everything a graph runs inside it); the run, thread and agent ids
+        recorded in the ledger come from the config as well.
+        """
         return super().invoke(input, config, stop=stop, **_scoped(config, kwargs))
 
     async def ainvoke(
@@ -388,6 +407,7 @@ class ChatBlockRun(BaseChatModel):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AIMessage:
+        """The awaitable :meth:`invoke`."""
         return await super().ainvoke(input, config, stop=stop, **_scoped(config, kwargs))
 
     def stream(
@@ -398,6 +418,7 @@ class ChatBlockRun(BaseChatModel):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
+        """Stream the answer as chunks, with the budget and ids read from ``config``."""
         return super().stream(input, config, stop=stop, **_scoped(config, kwargs))
 
     def astream(
@@ -408,6 +429,7 @@ class ChatBlockRun(BaseChatModel):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
+        """The asynchronous :meth:`stream`."""
         return super().astream(input, config, stop=stop, **_scoped(config, kwargs))
 
     # ------------------------------------------------------------------ tools

@@ -47,6 +47,7 @@ _EXCHANGE = "blockrun.exchange"
 _PROBE_FAULTS: frozenset[FaultKind] = frozenset(("error", "delay", "reset", "price_change"))
 _SERVED_FAULTS: frozenset[FaultKind] = _PROBE_FAULTS | {"empty", "degenerate"}
 _STREAM_FAULTS: frozenset[FaultKind] = frozenset(("truncate",))
+_BODY_FAULTS: frozenset[FaultKind] = frozenset(("cut_body",))
 _X402_FAULTS: frozenset[FaultKind] = frozenset(("settlement", "reject"))
 _ACCOUNT_FAULTS: frozenset[FaultKind] = frozenset(("reject",))
 
@@ -351,6 +352,8 @@ class _Routes:
             )
             if kind == "empty":
                 body["choices"] = []
+            if kind == "cut_body":
+                return _CutBody(_exchange(request), body, headers)
             return JSONResponse(body, 200, headers=headers)
         frames = stream_chunks(
             output,
@@ -396,7 +399,7 @@ class _Routes:
 
     @staticmethod
     def _served_faults(call: ChatCall) -> frozenset[FaultKind]:
-        return _SERVED_FAULTS | _STREAM_FAULTS if call.stream else _SERVED_FAULTS
+        return _SERVED_FAULTS | (_STREAM_FAULTS if call.stream else _BODY_FAULTS)
 
     def _change_price(self, call: ChatCall, fault: Fault) -> None:
         if fault.price_micros is not None:
@@ -425,6 +428,22 @@ class _Routes:
     def _no_credit(code: str, message: str | None) -> ErrorReply:
         text = message or "No credit left on this account. Top up to continue."
         return error_reply(402, code, text, error_type="insufficient_quota")
+
+
+class _CutBody(JSONResponse):
+    """A 200 that announces its whole JSON body, sends half of it, then drops the socket."""
+
+    def __init__(self, exchange: _Exchange, body: dict[str, Any], headers: dict[str, str]) -> None:
+        super().__init__(body, 200, headers=headers)
+        self._cut_exchange = exchange
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        half = self.body[: len(self.body) // 2]
+        await send({"type": "http.response.body", "body": half, "more_body": True})
+        await self._cut_exchange.drop_connection()
 
 
 class _RecordingApp:

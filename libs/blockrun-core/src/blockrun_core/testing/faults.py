@@ -18,8 +18,8 @@ execute -> settle order, is the fault's ``at``:
   failed: money moved without an answer.
 
 Errors and resets default to ``"after_claim"``. Faults that still serve a 200 (truncated,
-empty and degenerate answers, and resets or stalls in the middle of a stream) settle
-first: the gateway believes it answered, so the payment counts.
+empty and degenerate answers, a JSON body cut off part-way, and resets or stalls in the
+middle of a stream) settle first: the gateway believes it answered, so the payment counts.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ FaultKind = Literal[
     "error",
     "delay",
     "reset",
+    "cut_body",
     "truncate",
     "empty",
     "degenerate",
@@ -49,8 +50,11 @@ FaultKind = Literal[
     "settlement",
     "reject",
 ]
+"""What an injected :class:`Fault` does (see the module docstring for each kind)."""
 Phase = Literal["unpaid", "paid", "any"]
+"""Which requests a fault hits: unpaid probes, paid requests, or both."""
 Stage = Literal["before_claim", "after_claim", "after_settle"]
+"""When a paid-request fault fires, relative to claiming the nonce and settling."""
 
 #: The ``code`` and message an error fault answers with, per status, unless it names its own.
 DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
@@ -171,6 +175,13 @@ class Fault:
     ) -> Fault:
         """Drop the connection: before any response, or after ``after_chunks`` stream chunks."""
         return cls("reset", model=model, phase=phase, times=times, after_chunks=after_chunks, at=at)
+
+    @classmethod
+    def cut_body(
+        cls, *, model: str | None = None, phase: Phase = "any", times: int | None = 1
+    ) -> Fault:
+        """A non-stream 200 whose JSON body stops half-way, then the connection drops."""
+        return cls("cut_body", model=model, phase=phase, times=times)
 
     @classmethod
     def truncate(

@@ -224,6 +224,12 @@ class LocalGateway:
     close = stop
 
     @property
+    def open_connections(self) -> int:
+        """Client connections the server holds open now (0 when it is not running)."""
+        server = self._server
+        return 0 if server is None else server.open_connections
+
+    @property
     def running(self) -> bool:
         """Whether the server is up."""
         return self._server is not None

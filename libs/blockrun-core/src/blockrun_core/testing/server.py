@@ -121,6 +121,11 @@ class BackgroundServer:
             self._thread.join()
             raise RuntimeError("The LocalGateway server failed to start.") from self._error
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections the server holds open right now (keep-alive ones included)."""
+        return len(self._server.server_state.connections)
+
     def stop(self) -> None:
         """Stop serving and join the thread."""
         self._server.request_stop()

@@ -24,8 +24,9 @@ from .headers import (
 )
 from .networks import BASE, BASE_SEPOLIA, NETWORKS, Network, find_network
 from .payment import SignedPayment, payment_resource, sign_payment
+from .pin import PayeePin
 from .policy import PaymentPolicy, check_offer, format_usd, network_for_url, select_offer
-from .receipt import PaymentReceipt, decode_receipt
+from .receipt import PaymentReceipt, decode_receipt, match_receipt
 from .rejection import rejection_error
 from .verify import (
     ParsedPayment,
@@ -49,6 +50,7 @@ __all__ = [
     "X_PAYMENT_SETTLE_ERROR_CLASS_HEADER",
     "Network",
     "ParsedPayment",
+    "PayeePin",
     "PaymentChallenge",
     "PaymentOffer",
     "PaymentPolicy",
@@ -63,6 +65,7 @@ __all__ = [
     "encode_b64_json",
     "find_network",
     "format_usd",
+    "match_receipt",
     "network_for_url",
     "parse_challenge",
     "parse_payment_payload",

@@ -39,6 +39,7 @@ _REASON_RANK = (
     "network_not_allowed",
     "asset_not_allowed",
     "pay_to_not_allowed",
+    "pay_to_changed",
     "over_budget",
     "over_cap",
 )
@@ -70,13 +71,17 @@ class PaymentPolicy:
     """Limits checked before anything is signed.
 
     ``networks=None`` allows only the network implied by the gateway URL
-    (:func:`network_for_url`); ``pay_to=None`` allows any recipient address.
+    (:func:`network_for_url`); ``pay_to=None`` allows any recipient address, and then,
+    with ``pin_pay_to`` (the default), only the one a client has already paid: a gateway
+    that switches its treasury mid-session is refused until the new address is listed in
+    ``pay_to`` (or a new client is made).
     """
 
     max_per_call_usd: float = 1.0
     networks: tuple[str, ...] | None = None
     pay_to: tuple[str, ...] | None = None
     max_validity_seconds: int = 300
+    pin_pay_to: bool = True
 
     def __post_init__(self) -> None:
         cap = self.max_per_call_usd
@@ -172,10 +177,12 @@ def check_offer(
     allowed: tuple[Network, ...],
     amount_micros: int,
     max_amount_micros: int | None = None,
+    paid_to: str | None = None,
 ) -> Network:
     """The network to pay ``offer`` on, or ``PaymentRefusedError`` saying why we may not.
 
     ``amount_micros`` is what would be signed: the offer's amount, or a local quote.
+    ``paid_to`` is the recipient this client already paid (see :class:`PayeePin`).
     """
     price = format_usd(amount_micros)
 
@@ -213,6 +220,17 @@ def check_offer(
             "pay_to_not_allowed",
             f"payTo {offer.pay_to} is not in PaymentPolicy.pay_to ({', '.join(policy.pay_to)})",
         )
+    if (
+        policy.pay_to is None
+        and policy.pin_pay_to
+        and paid_to is not None
+        and offer.pay_to.lower() != paid_to.lower()
+    ):
+        raise refuse(
+            "pay_to_changed",
+            f"the gateway switched its payTo from {paid_to} to {offer.pay_to} mid-session; "
+            f"list the new address in PaymentPolicy.pay_to to allow it",
+        )
     cap = policy.max_per_call_micros
     if amount_micros > cap:
         raise refuse(
@@ -233,12 +251,14 @@ def select_offer(
     *,
     default_network: Network,
     max_amount_micros: int | None = None,
+    paid_to: str | None = None,
 ) -> tuple[PaymentOffer, Network]:
     """The first offer the policy (and budget, when given) allows, with its network.
 
+    ``paid_to`` is the recipient already paid this session (:class:`PayeePin`).
     Raises ``PaymentRefusedError`` with the most specific reason when none qualifies:
-    ``over_cap``, ``over_budget``, ``pay_to_not_allowed``, ``asset_not_allowed``,
-    ``network_not_allowed``, ``unsupported_scheme`` or ``no_offers``.
+    ``over_cap``, ``over_budget``, ``pay_to_changed``, ``pay_to_not_allowed``,
+    ``asset_not_allowed``, ``network_not_allowed``, ``unsupported_scheme`` or ``no_offers``.
     """
     allowed = policy.allowed_networks(default_network)
     best = PaymentRefusedError(
@@ -253,6 +273,7 @@ def select_offer(
                 allowed=allowed,
                 amount_micros=offer.amount,
                 max_amount_micros=max_amount_micros,
+                paid_to=paid_to,
             )
         except PaymentRefusedError as refusal:
             if _REASON_RANK.index(refusal.reason) > _REASON_RANK.index(best.reason):

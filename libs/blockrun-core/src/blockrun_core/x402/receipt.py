@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ._bounds import within_bounds
@@ -17,8 +17,9 @@ from .headers import (
     X_PAYMENT_SETTLED_HEADER,
     get_header,
 )
+from .networks import find_network
 
-__all__ = ["PaymentReceipt", "decode_receipt"]
+__all__ = ["PaymentReceipt", "decode_receipt", "match_receipt"]
 
 _MAX_TEXT = 200
 _UINT_RE = re.compile(r"[0-9]{1,78}")
@@ -32,6 +33,8 @@ class PaymentReceipt:
     Only ``transaction`` (an on-chain hash) proves money moved: gateways may report
     ``success`` even when settlement did not land. ``settled`` is the
     ``X-Payment-Settled`` header when sent, else inferred from ``success: false`` or a hash.
+    ``mismatch`` says why the receipt does not describe the payment we signed (another
+    payer, amount or network; see :func:`match_receipt`), else None.
     """
 
     success: bool | None = None
@@ -41,6 +44,7 @@ class PaymentReceipt:
     amount_micros: int | None = None
     settled: bool | None = None
     error: str | None = None
+    mismatch: str | None = None
 
 
 def _text(value: Any) -> str | None:
@@ -123,3 +127,24 @@ def _decode(headers: Mapping[str, str]) -> PaymentReceipt | None:
         settled=settled,
         error=error,
     )
+
+
+def match_receipt(
+    receipt: PaymentReceipt, *, payer: str, amount_micros: int, network: str
+) -> PaymentReceipt:
+    """``receipt``, with ``mismatch`` set when it names another payer, amount or network.
+
+    Our signature fixes who pays how much to whom, so a receipt that disagrees cannot be
+    about our payment: its transaction proves nothing and the payment is in doubt. The
+    answer it came with is still the one we paid for, so this reports, never raises.
+    """
+    problems = []
+    if receipt.payer is not None and receipt.payer.lower() != payer.lower():
+        problems.append(f"payer {receipt.payer[:42]} instead of {payer}")
+    if receipt.amount_micros is not None and receipt.amount_micros != amount_micros:
+        problems.append(f"{receipt.amount_micros} micro-USDC instead of the {amount_micros} signed")
+    if receipt.network is not None and find_network(receipt.network) != find_network(network):
+        problems.append(f"network {receipt.network[:40]} instead of {network}")
+    if not problems:
+        return receipt
+    return replace(receipt, mismatch="the settlement receipt names " + ", ".join(problems))
