@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from Crypto.Hash import keccak as _keccak
 
 __all__ = ["checksum_address", "keccak256"]
@@ -12,6 +14,7 @@ def keccak256(data: bytes) -> bytes:
     return bytes(_keccak.new(digest_bits=256, data=data).digest())
 
 
+@lru_cache(maxsize=256)  # a client pays the same few addresses again and again
 def checksum_address(address: str | bytes) -> str:
     """EIP-55 mixed-case form of a 20-byte address."""
     hex_addr = address.hex() if isinstance(address, bytes) else address.lower().removeprefix("0x")
