@@ -27,7 +27,9 @@ from .results import ChatChunk, ChatResult, Payment
 from .router.types import Profile, RoutingDecision, resolve_profile
 from .routing_state import Cooldowns, SessionPins
 from .transport import (
+    POOL_CONNECTIONS,
     USER_AGENT,
+    CallGate,
     Flow,
     Invoke,
     adrive,
@@ -124,7 +126,8 @@ class _ClientBase:
         )
 
     def _http_options(self) -> dict[str, Any]:
-        return {"timeout": self._timeout, "follow_redirects": False}
+        limits = httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=20)
+        return {"timeout": self._timeout, "follow_redirects": False, "limits": limits}
 
     def _request_headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "user-agent": USER_AGENT}
@@ -593,6 +596,9 @@ class AsyncBlockRunClient(_ClientBase):
         super().__init__(**options)
         self._http = http_client or httpx.AsyncClient(**self._http_options())
         self._perform = async_performer(self._http)
+        # Bursts of calls wait here rather than in httpx's pool queue (see CallGate); a
+        # client given its own http_client manages its own pool.
+        self._gate = CallGate(POOL_CONNECTIONS) if http_client is None else None
 
     async def chat(
         self,
@@ -608,7 +614,10 @@ class AsyncBlockRunClient(_ClientBase):
         ``run_id`` / ``thread_id`` / ``agent_id`` for the usage ledger.
         """
         flow, call = self._plan(model, messages, max_tokens=max_tokens, stream=False, params=params)
-        return self._result(await adrive(flow, self._perform), call)
+        if self._gate is None:
+            return self._result(await adrive(flow, self._perform), call)
+        async with self._gate():  # never held while user code runs: no call nests in it
+            return self._result(await adrive(flow, self._perform), call)
 
     async def stream(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -18,6 +19,8 @@ from typing import Any, TypeVar
 import httpx
 
 __all__ = [
+    "POOL_CONNECTIONS",
+    "CallGate",
     "Close",
     "Invoke",
     "Op",
@@ -40,6 +43,7 @@ _async_sleep = asyncio.sleep
 # The pool wait is as long as a read: with more calls in flight than pooled connections,
 # a call queues behind answers that may each take minutes, and nothing is wrong.
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0, write=30.0, pool=120.0)
+POOL_CONNECTIONS = 100  # httpx's default: the connections a client's own pool may open
 USER_AGENT = "blockrun-core-python/0.1.0"
 
 
@@ -182,3 +186,27 @@ async def adrive(flow: Flow[T], perform: Callable[[Op], Awaitable[Any]]) -> T:
             value = await perform(op)
         except BaseException as exc:  # the flow decides, even on cancellation
             error = exc
+
+
+class CallGate:
+    """At most ``size`` calls in flight per event loop; the others wait their turn, in order.
+
+    httpx's connection pool rescans its whole queue of waiting requests on every event, so
+    with far more concurrent calls than connections the queue costs more than the calls.
+    Waiting here instead keeps that queue short. One semaphore per running loop, so a
+    client may serve several loops in turn.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __call__(self) -> asyncio.Semaphore:
+        """The running loop's semaphore (``async with gate(): ...``)."""
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(self.size)
+        return gate
