@@ -191,7 +191,7 @@ def bench(
     return rows
 
 
-SUITE = Counts(calls=30, warmup=3)
+SUITE = Counts(calls=120, warmup=10)
 
 
 def suite_rows(

@@ -40,7 +40,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import BaseOutputParser, Model, PydanticProgramMode
 
-from .events import dispatcher, reporting_in_doubt
+from .events import dispatcher, listened_to, reporting_in_doubt
 from .messages import to_wire_messages
 from .responses import CallReport, StreamFolder, to_chat_response
 from .structured import response_format_for
@@ -320,7 +320,8 @@ class BlockRunLLM(FunctionCallingLLM):
 
     def _answer(self, request: Mapping[str, Any], result: ChatResult) -> ChatResponse:
         report = CallReport.of(request["model"], result)
-        dispatcher.event(report.event(result.usage, streamed=False))
+        if listened_to():
+            dispatcher.event(report.event(result.usage, streamed=False))
         return to_chat_response(result, report)
 
     # --- chat ----------------------------------------------------------------------------
@@ -549,6 +550,8 @@ def _reveal(secret: SecretStr | None) -> str | None:
 
 
 def _report(folder: StreamFolder) -> None:
+    if not listened_to():
+        return
     event = folder.event()
     if event is not None:
         dispatcher.event(event)
