@@ -18,6 +18,7 @@ from .config import Credentials, resolve_credentials
 from .errors import (
     BudgetExceededError,
     ConfigurationError,
+    CredentialError,
     NoCapableModelError,
     StreamTruncatedError,
 )
@@ -173,6 +174,10 @@ class _ClientBase:
         else:
             pinned = self._pins.get(session_id) if session_id and self.pin_sessions else None
             call.decision = self._route(profile, messages, max_tokens, params, cooling, pinned)
+            if self._credentials.rail == "none":
+                call.decision = self._free_only(
+                    call.decision, messages, max_tokens, params, cooling
+                )
             ids = [*call.decision.candidates, *(fallback or ())]
             chain = _unique(self.catalog.get(m) for m in ids)
         input_tokens: int | None = None  # the same for every model of the chain: count once
@@ -312,6 +317,38 @@ class _ClientBase:
                 ),
             )
         return models
+
+    def _free_only(
+        self,
+        decision: RoutingDecision,
+        messages: Sequence[Message],
+        max_tokens: int,
+        params: Mapping[str, Any],
+        cooling: frozenset[str],
+    ) -> RoutingDecision:
+        """No wallet and no account key: only free models can answer, so only they are tried
+        (rather than a 402 from every paid candidate first)."""
+        if all(self.catalog.get(m).is_free for m in decision.candidates):
+            return decision
+        free = [m for m in decision.candidates if self.catalog.get(m).is_free]
+        try:  # the free profile's chain behind them, as fallbacks
+            free += self._route("free", messages, max_tokens, params, cooling, None).candidates
+        except NoCapableModelError as exc:
+            if not free:
+                raise CredentialError(
+                    f"No wallet or account key is configured, so only free models can answer, "
+                    f"and none can serve this request: {exc.message} Set BLOCKRUN_WALLET_KEY "
+                    "(or pass wallet_key=) to use paid models."
+                ) from None
+        free = list(dict.fromkeys(free))
+        return dataclasses.replace(
+            decision,
+            model=free[0],
+            candidates=tuple(free),
+            estimated_cost_usd=0.0,
+            savings=1.0 if decision.baseline_cost_usd > 0 else 0.0,
+            signals=(*decision.signals, "no wallet or account key: free models only"),
+        )
 
     def _route(
         self,
