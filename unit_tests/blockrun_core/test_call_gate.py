@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from blockrun_core import AsyncBlockRunClient
+import pytest
+from blockrun_core import AsyncBlockRunClient, UpstreamError
 from blockrun_core.testing import LocalGateway
 from blockrun_core.transport import POOL_CONNECTIONS, CallGate
 
@@ -61,3 +62,29 @@ async def test_a_client_given_its_own_http_client_keeps_its_own_limits(gw: Local
         results = await asyncio.gather(*(client.chat(model=FREE, messages=HI) for _ in range(20)))
     assert all(r.content == "4" for r in results)
     assert client._gate is None
+
+
+async def test_waiting_past_the_pool_timeout_is_an_upstream_error_with_nothing_sent() -> None:
+    gate = CallGate(1)
+    async with gate.slot(1.0):
+        with pytest.raises(UpstreamError) as info:
+            async with gate.slot(0.01):
+                pytest.fail("entered a full gate")
+    assert info.value.code == "TIMEOUT" and "Nothing was sent" in info.value.message
+    async with gate.slot(0.01):  # the place came back
+        pass
+
+
+async def test_an_open_stream_holds_its_place_until_it_ends(gw: LocalGateway) -> None:
+    timeout = httpx.Timeout(5.0, pool=0.05)
+    client = AsyncBlockRunClient(api_url=gw.url, ledger=False, timeout=timeout)
+    client._gate = CallGate(1)
+    async with client:
+        stream = client.stream(model=FREE, messages=HI)
+        first = await anext(stream)
+        assert first is not None
+        with pytest.raises(UpstreamError, match="Nothing was sent"):
+            await client.chat(model=FREE, messages=HI)
+        assert len(gw.requests) == 1
+        [chunk async for chunk in stream]
+        assert (await client.chat(model=FREE, messages=HI)).content == "4"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -651,9 +652,7 @@ class AsyncBlockRunClient(_ClientBase):
         ``run_id`` / ``thread_id`` / ``agent_id`` for the usage ledger.
         """
         flow, call = self._plan(model, messages, max_tokens=max_tokens, stream=False, params=params)
-        if self._gate is None:
-            return self._result(await adrive(flow, self._perform), call)
-        async with self._gate():  # never held while user code runs: no call nests in it
+        async with self._slot():
             return self._result(await adrive(flow, self._perform), call)
 
     async def stream(
@@ -666,25 +665,32 @@ class AsyncBlockRunClient(_ClientBase):
     ) -> AsyncIterator[ChatChunk]:
         """Stream a chat completion chunk by chunk; the payment is made before the first one."""
         flow, call = self._plan(model, messages, max_tokens=max_tokens, stream=True, params=params)
-        served = await adrive(flow, self._perform)
-        done, info = served.done, served.info
-        reader = _StreamReader(self, served, call)
-        broke: BaseException | None = None
-        try:
-            async for raw in done.response.aiter_bytes():
-                for chunk in reader.feed(raw):
+        async with self._slot():  # held while the stream's connection is
+            served = await adrive(flow, self._perform)
+            done, info = served.done, served.info
+            reader = _StreamReader(self, served, call)
+            broke: BaseException | None = None
+            try:
+                async for raw in done.response.aiter_bytes():
+                    for chunk in reader.feed(raw):
+                        yield chunk
+                for chunk in reader.finish():
                     yield chunk
-            for chunk in reader.finish():
-                yield chunk
-        except httpx.TransportError as exc:
-            broke = _cut(info.id, exc)
-            raise broke from exc
-        except BaseException as exc:
-            broke = exc
-            raise
-        finally:
-            await done.response.aclose()
-            await adrive(self._write(reader.rows(broke)), self._perform)
+            except httpx.TransportError as exc:
+                broke = _cut(info.id, exc)
+                raise broke from exc
+            except BaseException as exc:
+                broke = exc
+                raise
+            finally:
+                await done.response.aclose()
+                await adrive(self._write(reader.rows(broke)), self._perform)
+
+    def _slot(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """A place among the calls in flight (see :class:`CallGate`)."""
+        if self._gate is None:
+            return contextlib.nullcontext()
+        return self._gate.slot(self._timeout.pool)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+
+from .errors import UpstreamError
 
 __all__ = [
     "POOL_CONNECTIONS",
@@ -210,3 +212,29 @@ class CallGate:
         if gate is None:
             gate = self._gates[loop] = asyncio.Semaphore(self.size)
         return gate
+
+    @contextlib.asynccontextmanager
+    async def slot(self, timeout: float | None) -> AsyncIterator[None]:
+        """Hold a place for one call; waiting longer than ``timeout`` (the pool timeout)
+        is an ``UpstreamError`` with nothing sent, as a full connection pool would be.
+
+        The timeout matters for streams: their consumers run code while holding a place,
+        and a call nested in one could otherwise wait for a place forever.
+        """
+        gate = self()
+        if gate.locked():
+            try:
+                await asyncio.wait_for(gate.acquire(), timeout)
+            except asyncio.TimeoutError:
+                raise UpstreamError(
+                    f"No connection came free within {timeout:g} s: {self.size} calls of this "
+                    "client are in flight. Nothing was sent.",
+                    status_code=None,
+                    code="TIMEOUT",
+                ) from None
+        else:
+            await gate.acquire()
+        try:
+            yield
+        finally:
+            gate.release()
