@@ -213,3 +213,12 @@ def test_https_or_loopback_http_is_accepted(url: str) -> None:
 def test_unsafe_or_malformed_urls_are_refused(url: str, match: str) -> None:
     with pytest.raises(ConfigurationError, match=match):
         validate_api_url(url)
+
+
+def test_a_client_whose_construction_failed_still_has_a_repr() -> None:
+    from blockrun_core import BlockRunClient
+
+    client = BlockRunClient.__new__(BlockRunClient)  # what a traceback may hold after a raise
+    with pytest.raises(CredentialError):
+        client.__init__(wallet_key="0x1234")  # type: ignore[misc]
+    assert repr(client) == "BlockRunClient(<not configured>)"

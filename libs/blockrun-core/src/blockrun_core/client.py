@@ -122,6 +122,8 @@ class _ClientBase:
         return signer.address if signer else None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_credentials"):  # construction failed before resolving them
+            return f"{type(self).__name__}(<not configured>)"
         return (
             f"{type(self).__name__}(api_url={self.api_url!r}, rail={self.rail!r}, "
             f"address={self.address!r})"
