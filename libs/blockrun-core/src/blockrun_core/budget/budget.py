@@ -8,6 +8,8 @@ or Redis) are one budget, whichever process or machine uses them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
 import uuid
@@ -149,17 +151,31 @@ class Budget:
     def reserve(self, micros: int) -> Reservation:
         """Hold ``micros`` on this budget and every ancestor, or raise ``BudgetExceededError``."""
         rid = _new_id()
-        refusal = self.store.reserve(
-            self._chain, rid, micros, now=self._clock(), ttl_seconds=self.reservation_ttl
-        )
+        try:
+            refusal = self.store.reserve(
+                self._chain, rid, micros, now=self._clock(), ttl_seconds=self.reservation_ttl
+            )
+        except BaseException:  # the store may have acted before it failed: undo by id
+            with contextlib.suppress(Exception):
+                self.store.release(self._chain, rid)
+            raise
         return self._reservation(rid, micros, refusal)
 
     async def areserve(self, micros: int) -> Reservation:
-        """The awaitable :meth:`reserve`."""
+        """The awaitable :meth:`reserve`.
+
+        Cancelled (or failing) while the store works, it releases the reservation id it
+        chose, in case the store had already acted: the room does not wait for the TTL.
+        """
         rid = _new_id()
-        refusal = await self.store.areserve(
-            self._chain, rid, micros, now=self._clock(), ttl_seconds=self.reservation_ttl
-        )
+        try:
+            refusal = await self.store.areserve(
+                self._chain, rid, micros, now=self._clock(), ttl_seconds=self.reservation_ttl
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):  # unknown ids are fine; a dead store too
+                await asyncio.shield(self.store.arelease(self._chain, rid))
+            raise
         return self._reservation(rid, micros, refusal)
 
     def commit(self, reservation: Reservation, micros: int) -> None:
