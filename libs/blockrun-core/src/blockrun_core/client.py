@@ -31,7 +31,9 @@ from .routing_state import Cooldowns, SessionPins
 from .transport import (
     POOL_CONNECTIONS,
     USER_AGENT,
+    AsyncCookielessClient,
     CallGate,
+    CookielessClient,
     Flow,
     Invoke,
     adrive,
@@ -566,7 +568,7 @@ class BlockRunClient(_ClientBase):
 
     def __init__(self, *, http_client: httpx.Client | None = None, **options: Any) -> None:
         super().__init__(**options)
-        self._http = http_client or httpx.Client(**self._http_options())
+        self._http = http_client or CookielessClient(**self._http_options())
         self._perform = sync_performer(self._http)
 
     def chat(
@@ -634,7 +636,7 @@ class AsyncBlockRunClient(_ClientBase):
 
     def __init__(self, *, http_client: httpx.AsyncClient | None = None, **options: Any) -> None:
         super().__init__(**options)
-        self._http = http_client or httpx.AsyncClient(**self._http_options())
+        self._http = http_client or AsyncCookielessClient(**self._http_options())
         self._perform = async_performer(self._http)
         # Bursts of calls wait here rather than in httpx's pool queue (see CallGate); a
         # client given its own http_client manages its own pool.

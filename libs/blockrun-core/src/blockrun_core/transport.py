@@ -22,8 +22,10 @@ from .errors import UpstreamError
 
 __all__ = [
     "POOL_CONNECTIONS",
+    "AsyncCookielessClient",
     "CallGate",
     "Close",
+    "CookielessClient",
     "Invoke",
     "Op",
     "Read",
@@ -92,6 +94,37 @@ class Invoke:
 
 Op = Send | Read | Close | Sleep | Invoke
 Flow = Generator[Op, Any, T]
+
+
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing: ``Set-Cookie`` answers are not even parsed."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _Cookieless:
+    """Keeps no cookies. BlockRun's API is stateless, and parsing every response's
+    ``Set-Cookie`` headers into a jar costs ~18 µs a call, more than building the request."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        jar: httpx.Cookies | None = self.__dict__.get("_no_cookies")
+        if jar is None:
+            jar = self.__dict__["_no_cookies"] = _NoCookies()
+        return jar
+
+    @cookies.setter
+    def cookies(self, value: Any) -> None:
+        return None  # httpx's own __init__ sets its jar directly; nothing else may
+
+
+class CookielessClient(_Cookieless, httpx.Client):
+    """The ``httpx.Client`` our sync client makes for itself: no cookie jar."""
+
+
+class AsyncCookielessClient(_Cookieless, httpx.AsyncClient):
+    """The ``httpx.AsyncClient`` our async client makes for itself: no cookie jar."""
 
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
