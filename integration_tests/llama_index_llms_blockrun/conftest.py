@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import llama_index.core
@@ -21,7 +20,6 @@ from llama_index.llms.blockrun import BlockRunLLM
 from integration_tests import cassettes
 
 MakeLLM = Callable[..., BlockRunLLM]
-CASSETTES = Path(__file__).resolve().parent / "cassettes"
 
 
 @pytest.fixture
@@ -37,28 +35,6 @@ def make_llm(gw: LocalGateway) -> Iterator[MakeLLM]:
     yield make
     for llm in made:
         llm.close()
-
-
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """A fresh scrubbing config per test: its id map belongs to one cassette."""
-    return cassettes.vcr_config(str(CASSETTES))
-
-
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """One absolute folder, whatever directory pytest runs from."""
-    return str(CASSETTES)
-
-
-@pytest.fixture(scope="session")
-def recording_target(pytestconfig: pytest.Config) -> cassettes.RecordingTarget:
-    """Replay, record from LocalGateway, or record live (``BLOCKRUN_RECORD_LIVE=1``).
-
-    Session-scoped, so it is set up before the per-test ``home`` fixture hides the
-    BLOCKRUN_* variables.
-    """
-    return cassettes.recording_target(pytestconfig.getoption("--record-mode"), os.environ)
 
 
 @pytest.fixture
@@ -83,10 +59,6 @@ def recorded_llm(
     yield make
     for llm in made:
         llm.close()
-
-
-def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    cassettes.register_matchers(vcr)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,32 +1,34 @@
-"""VCR set-up for the LangChain adapter's recorded tests (shared with LlamaIndex's).
+"""VCR set-up shared by the recorded tests of both frameworks.
 
-Scrubbing, normalising and matching live in ``integration_tests/cassettes.py``; see
-``integration_tests/README.md`` for how to replay and re-record.
+Each framework folder keeps its cassettes in its own ``cassettes/``; scrubbing, normalising
+and matching live in ``integration_tests/cassettes.py``. See ``integration_tests/README.md``
+for how to replay and re-record.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from integration_tests import cassettes
 
-CASSETTES = Path(__file__).resolve().parent / "cassettes"
+
+def _cassette_dir(request: pytest.FixtureRequest) -> str:
+    return str(request.path.parent / "cassettes")
 
 
 @pytest.fixture
-def vcr_config() -> dict[str, Any]:
+def vcr_config(request: pytest.FixtureRequest) -> dict[str, Any]:
     """A fresh scrubbing config per test: its id map belongs to one cassette."""
-    return cassettes.vcr_config(str(CASSETTES))
+    return cassettes.vcr_config(_cassette_dir(request))
 
 
 @pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """One absolute folder, whatever directory pytest runs from."""
-    return str(CASSETTES)
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    """The test folder's ``cassettes/``, whatever directory pytest runs from."""
+    return _cassette_dir(request)
 
 
 @pytest.fixture(scope="session")
