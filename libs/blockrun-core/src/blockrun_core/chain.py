@@ -83,22 +83,28 @@ def check_answer(done: Exchanged, info: ModelInfo) -> ChatCompletion:
     try:
         completion = ChatCompletion.from_json(done.response.content)
     except UpstreamError as malformed:
-        if paid:
-            malformed.message += f" A payment of ${paid:.6f} was accepted for it."
-            malformed.args = (malformed.message,)
-            malformed.paid_usd = paid
-        raise
+        if not paid:
+            raise
+        message = f"{malformed.message} A payment of ${paid:.6f} was accepted for it."
+        raise _failed_answer(message, malformed.status_code, malformed.code, paid) from malformed
     problem = _degenerate(completion)
     if problem is None:
         return completion
-    error = UpstreamError(
+    raise _failed_answer(
         f"{info.id}: the gateway answered 200 with {problem}"
         + (f" after a payment of ${paid:.6f} was accepted." if paid else "."),
-        status_code=done.response.status_code,
-        code="EMPTY_RESPONSE" if not completion.choices else "DEGENERATE_RESPONSE",
+        done.response.status_code,
+        "EMPTY_RESPONSE" if not completion.choices else "DEGENERATE_RESPONSE",
+        paid,
     )
-    error.paid_usd = paid
-    raise error
+
+
+def _failed_answer(
+    message: str, status_code: int | None, code: str | None, paid_usd: float
+) -> UpstreamError:
+    error = UpstreamError(message, status_code=status_code, code=code)
+    error.paid_usd = paid_usd
+    return error
 
 
 def _degenerate(completion: ChatCompletion) -> str | None:
