@@ -61,6 +61,8 @@ __all__ = ["AsyncBlockRunClient", "BlockRunClient"]
 Message = Mapping[str, Any]
 logger = logging.getLogger("blockrun")
 _UNSET: Any = object()
+# Ledger statuses where money moved (or may have): their rows are committed before returning.
+_MONEY_STATUSES = frozenset({"settled", "in_doubt", "account"})
 
 
 class _ClientBase:
@@ -333,9 +335,9 @@ class _ClientBase:
     ) -> RoutingDecision:
         """No wallet and no account key: only free models can answer, so only they are tried
         (rather than a 402 from every paid candidate first)."""
-        if all(self.catalog.get(m).is_free for m in decision.candidates):
-            return decision
         free = [m for m in decision.candidates if self.catalog.get(m).is_free]
+        if len(free) == len(decision.candidates):
+            return decision
         try:  # the free profile's chain behind them, as fallbacks
             free += self._route("free", messages, max_tokens, params, cooling, None).candidates
         except NoCapableModelError as exc:
@@ -445,9 +447,6 @@ class _ClientBase:
             )
         except Exception:
             logger.warning("could not write the usage ledger", exc_info=True)
-
-
-_MONEY_STATUSES = frozenset({"settled", "in_doubt", "account"})
 
 
 def _check_budget(budget: object) -> Budget | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
@@ -136,28 +137,20 @@ def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     return httpx.Timeout(timeout, connect=min(10.0, timeout))
 
 
-def _request_builder(http: httpx.Client | httpx.AsyncClient) -> Callable[[Send], httpx.Request]:
-    """Builds each POST; a URL is parsed once, not per call (a client posts to one or two)."""
-    urls: dict[str, httpx.URL] = {}
+# A client posts to one or two URLs: each is parsed once, not per call.
+_parse_url = functools.lru_cache(maxsize=64)(httpx.URL)
 
-    def build(op: Send) -> httpx.Request:
-        url = urls.get(op.url)
-        if url is None:
-            if len(urls) >= 16:
-                urls.clear()
-            url = urls[op.url] = httpx.URL(op.url)
-        return http.build_request("POST", url, content=op.content, headers=op.headers)
 
-    return build
+def _build(http: httpx.Client | httpx.AsyncClient, op: Send) -> httpx.Request:
+    return http.build_request("POST", _parse_url(op.url), content=op.content, headers=op.headers)
 
 
 def sync_performer(http: httpx.Client) -> Callable[[Op], Any]:
     """Perform operations with a sync httpx client."""
-    build = _request_builder(http)
 
     def perform(op: Op) -> Any:
         if isinstance(op, Send):
-            return http.send(build(op), stream=True)
+            return http.send(_build(http, op), stream=True)
         if isinstance(op, Read):
             return op.response.read()
         if isinstance(op, Close):
@@ -173,11 +166,10 @@ def sync_performer(http: httpx.Client) -> Callable[[Op], Any]:
 
 def async_performer(http: httpx.AsyncClient) -> Callable[[Op], Awaitable[Any]]:
     """Perform operations with an async httpx client."""
-    build = _request_builder(http)
 
     async def perform(op: Op) -> Any:
         if isinstance(op, Send):
-            return await http.send(build(op), stream=True)
+            return await http.send(_build(http, op), stream=True)
         if isinstance(op, Read):
             return await op.response.aread()
         if isinstance(op, Close):
