@@ -40,7 +40,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import BaseOutputParser, Model, PydanticProgramMode
 
-from .events import dispatcher, listened_to, reporting_in_doubt
+from .events import dispatcher, emit, reporting_in_doubt
 from .messages import to_wire_messages
 from .responses import CallReport, StreamFolder, to_chat_response
 from .structured import response_format_for
@@ -320,8 +320,7 @@ class BlockRunLLM(FunctionCallingLLM):
 
     def _answer(self, request: Mapping[str, Any], result: ChatResult) -> ChatResponse:
         report = CallReport.of(request["model"], result)
-        if listened_to():
-            dispatcher.event(report.event(result.usage, streamed=False))
+        emit(lambda: report.event(result.usage, streamed=False))
         return to_chat_response(result, report)
 
     # --- chat ----------------------------------------------------------------------------
@@ -371,7 +370,7 @@ class BlockRunLLM(FunctionCallingLLM):
                     for chunk in client.stream(**request):
                         yield folder.add(chunk)
             finally:
-                _report(folder)
+                emit(folder.event)
 
         return gen()
 
@@ -388,7 +387,7 @@ class BlockRunLLM(FunctionCallingLLM):
                     async for chunk in client.stream(**request):
                         yield folder.add(chunk)
             finally:
-                _report(folder)
+                emit(folder.event)
 
         return gen()
 
@@ -547,11 +546,3 @@ def _check_budget(budget: object) -> None:
 
 def _reveal(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
-
-
-def _report(folder: StreamFolder) -> None:
-    if not listened_to():
-        return
-    event = folder.event()
-    if event is not None:
-        dispatcher.event(event)

@@ -15,7 +15,7 @@ Subscribe with a ``BaseEventHandler`` on the root dispatcher to total spend::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,7 +26,7 @@ from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr
 from llama_index.core.instrumentation.event_handlers import NullEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 
-__all__ = ["BlockRunCallEvent", "dispatcher", "listened_to", "reporting_in_doubt"]
+__all__ = ["BlockRunCallEvent", "dispatcher", "emit", "reporting_in_doubt"]
 
 dispatcher = get_dispatcher("llama_index.llms.blockrun")
 
@@ -62,8 +62,17 @@ class BlockRunCallEvent(BaseEvent):
         return "BlockRunCallEvent"
 
 
-def listened_to() -> bool:
-    """Whether any event handler would see our events (building one costs ~10 µs a call)."""
+def emit(make_event: Callable[[], BaseEvent | None]) -> None:
+    """Dispatch the event ``make_event`` builds, building it only if a handler listens
+    (building one costs ~10 µs a call)."""
+    if not _listened_to():
+        return
+    event = make_event()
+    if event is not None:
+        dispatcher.event(event)
+
+
+def _listened_to() -> bool:
     current: Any = dispatcher
     while current is not None:
         if any(not isinstance(h, NullEventHandler) for h in current.event_handlers):
