@@ -25,6 +25,7 @@ from blockrun_core.ledger import (
     default_ledger_path,
     describe_error,
     resolve_ledger,
+    usage_stats,
 )
 from blockrun_core.ledger import writer as writer_module
 
@@ -164,17 +165,32 @@ def test_error_text_is_short_and_never_holds_a_key(path: Path) -> None:
 # --------------------------------------------------------------------------- concurrency
 
 
+def _committed(path: Path) -> list[int]:
+    """Indices on disk now, read past this process's writers (nothing is flushed)."""
+    if not path.exists():
+        return []
+    with closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT call_id FROM usage").fetchall()
+    return sorted(int(call_id.rsplit("-", 1)[1]) for (call_id,) in rows)
+
+
+def _counting_commits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of rows in each commit the writer makes from now on."""
+    commits: list[int] = []
+    commit = writer_module._commit
+
+    def counting(conn: Any, target: Path, later: list[Any], waited: list[Any]) -> Any:
+        commits.append(len(later) + sum(len(rows) for rows, _ in waited))
+        return commit(conn, target, later, waited)
+
+    monkeypatch.setattr(writer_module, "_commit", counting)
+    return commits
+
+
 async def test_1000_concurrent_arecords_commit_in_a_few_batches(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batches: list[int] = []
-    commit = writer_module._commit
-
-    def counting_commit(conn: Any, target: Path, batch: list[Any]) -> Any:
-        batches.append(len(batch))
-        return commit(conn, target, batch)
-
-    monkeypatch.setattr(writer_module, "_commit", counting_commit)
+    commits = _counting_commits(monkeypatch)
     with Ledger(path) as ledger:
         await ledger.arecord(make_record(1000))  # the writer is running
         with _write_locked(path):
@@ -183,6 +199,7 @@ async def test_1000_concurrent_arecords_commit_in_a_few_batches(
             assert not any(task.done() for task in tasks)
         await asyncio.gather(*tasks)
         assert _indices(ledger) == list(range(1001))  # all present, exactly once
+    batches = [rows for rows in commits if rows]  # a flush of nothing is no batch
     assert batches[0] == 1
     assert sum(batches[1:]) == 1000
     assert len(batches[1:]) <= 2  # one batch taken before the lock, one for the rest
@@ -295,6 +312,83 @@ async def test_async_rows_queued_without_waiting_are_committed_by_close(path: Pa
     await ledger.arecord_many([make_record(0), make_record(0, attempt=1)], wait=False)
     ledger.close()
     assert [r.attempt for r in Ledger(path).records()] == [0, 1]
+
+
+def test_rows_left_for_later_share_one_commit_within_the_delay(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "COMMIT_DELAY", 0.3)
+    commits = _counting_commits(monkeypatch)
+    ledger = Ledger(path)
+    for i in range(100):
+        ledger.record_many([make_record(i)], wait=False)
+    assert _committed(path) == []  # nobody waited: nothing was committed for them yet
+    for _ in range(200):  # up to 10 s: the delay, on a busy machine
+        if _committed(path):
+            break
+        threading.Event().wait(0.05)
+    assert _committed(path) == list(range(100))
+    assert commits == [100]
+    ledger.close()
+
+
+def test_a_waited_for_row_takes_the_rows_left_before_it_along(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits = _counting_commits(monkeypatch)
+    with Ledger(path) as ledger:
+        ledger.record_many([make_record(0)], wait=False)
+        ledger.record_many([make_record(1)], wait=False)
+        ledger.record(make_record(2))
+        assert _committed(path) == [0, 1, 2]
+    assert commits == [3]
+
+
+def test_too_many_rows_left_for_later_are_committed_without_waiting_out_the_delay(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "COMMIT_DELAY", 3600.0)
+    monkeypatch.setattr(writer_module, "MAX_BATCH", 10)
+    with Ledger(path) as ledger:
+        for i in range(10):
+            ledger.record_many([make_record(i)], wait=False)
+        for _ in range(200):
+            if _committed(path):
+                break
+            threading.Event().wait(0.05)
+        assert _committed(path) == list(range(10))
+
+
+def test_a_reader_in_the_same_process_sees_the_rows_left_for_later(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "COMMIT_DELAY", 3600.0)
+    ledger = Ledger(path)
+    ledger.record_many([make_record(0)], wait=False)
+    assert _indices(ledger) == [0]  # records() commits them first
+    ledger.record_many([make_record(1)], wait=False)
+    assert _indices(Ledger(path)) == [0, 1]  # so does another ledger on the same file
+    ledger.record_many([make_record(2)], wait=False)
+    assert usage_stats(path).total.calls == 3  # and the stats, given only the path
+    ledger.record_many([make_record(3)], wait=False)
+    ledger.flush()
+    assert _committed(path) == [0, 1, 2, 3]
+    ledger.close()
+
+
+def test_a_failed_commit_of_rows_left_for_later_is_logged(
+    path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def failing(path: Path) -> Any:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(writer_module, "connect_for_writing", failing)
+    ledger = Ledger(path)
+    ledger.record_many([make_record(0), make_record(0, attempt=1)], wait=False)
+    with caplog.at_level("WARNING", logger="blockrun_core.ledger"):
+        ledger.close()
+    assert "could not write 2 usage rows" in caplog.text
+    assert "disk I/O error" in caplog.text
 
 
 EXIT_SCRIPT = textwrap.dedent(

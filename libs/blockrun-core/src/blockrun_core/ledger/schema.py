@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import operator
 import os
 import sqlite3
 import uuid
@@ -72,15 +73,16 @@ _DDL = (
 # Queries are assembled from fixed column names and clauses in this package; values are bound.
 INSERT_SQL = f"INSERT INTO usage ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
 SELECT_COLUMNS = ", ".join(COLUMNS)
+_values = operator.attrgetter(*COLUMNS)
+_ERROR = COLUMNS.index("error")
 
 
 def row_from_record(record: UsageRecord, *, store_text: bool) -> tuple[Any, ...]:
     """The values to insert, in :data:`COLUMNS` order; text dropped unless ``store_text``."""
-    row = [getattr(record, name) for name in COLUMNS]
-    row[COLUMNS.index("error")] = redact(record.error) if record.error else record.error
-    if not store_text:
-        row[-2:] = [None, None]
-    return tuple(row)
+    row = _values(record)
+    if record.error:
+        row = (*row[:_ERROR], redact(record.error), *row[_ERROR + 1 :])
+    return row if store_text else (*row[:-2], None, None)
 
 
 def record_from_row(row: sqlite3.Row | tuple[Any, ...]) -> UsageRecord:

@@ -2,7 +2,8 @@
 
 ``Ledger.record`` returns once the row is committed; ``Ledger.arecord`` awaits the same
 without blocking the event loop; ``record_many`` / ``arecord_many`` commit several rows
-(one call's attempts) together, and can return as soon as they are queued. Any number of
+(one call's attempts) together, and can return as soon as they are queued (they are
+committed within a second, and before a read from the same ledger). Any number of
 threads, tasks and processes may append to one file. ``resolve_ledger`` turns what a
 client is given (a ledger, a path, ``None`` for the default, ``False`` for off) into a
 ledger or ``None``.
@@ -19,6 +20,7 @@ from concurrent.futures import Future
 from contextlib import closing
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from blockrun_core._home import blockrun_home
 from blockrun_core.errors import ConfigurationError
@@ -33,7 +35,7 @@ from .schema import (
     where_clause,
 )
 from .timespec import Since, to_timestamp
-from .writer import BatchWriter
+from .writer import BatchWriter, commit_pending
 
 __all__ = [
     "LEDGER_ENV",
@@ -116,29 +118,48 @@ class Ledger:
         """Append ``records`` (say, the attempts of one call) in one transaction: all or none.
 
         With ``wait=False`` it returns once they are queued; they are committed in the
-        background, and at the latest by :meth:`close` or when the interpreter exits.
+        background within about a second, and at the latest by :meth:`flush`,
+        :meth:`records`, :meth:`close` or when the interpreter exits.
         """
-        future = self._submit(records)
         if wait:
-            future.result()
+            self._submit(records).result()
+        else:
+            self._leave(records)
 
     async def arecord_many(self, records: Iterable[UsageRecord], *, wait: bool = True) -> None:
         """:meth:`record_many` without blocking the event loop."""
-        future = self._submit(records)
         if wait:
-            await asyncio.wrap_future(future)
+            await asyncio.wrap_future(self._submit(records))
+        else:
+            self._leave(records)
+
+    def flush(self) -> None:
+        """Commit the rows queued without waiting; returns once they are on disk."""
+        with self._lock:
+            writer = self._writer
+        if writer is not None and writer.pid == os.getpid():
+            writer.flush()
 
     def _submit(self, records: Iterable[UsageRecord]) -> Future[None]:
-        rows = []
-        for record in records:
-            if not isinstance(record, UsageRecord):
-                raise TypeError(f"A ledger takes UsageRecords, not {type(record).__name__}.")
-            rows.append(row_from_record(record, store_text=self._store_text))
+        rows = self._rows(records)
         if not rows:
             nothing: Future[None] = Future()
             nothing.set_result(None)
             return nothing
         return self._current_writer().submit(rows)
+
+    def _leave(self, records: Iterable[UsageRecord]) -> None:
+        rows = self._rows(records)
+        if rows:
+            self._current_writer().leave(rows)
+
+    def _rows(self, records: Iterable[UsageRecord]) -> list[tuple[Any, ...]]:
+        rows = []
+        for record in records:
+            if not isinstance(record, UsageRecord):
+                raise TypeError(f"A ledger takes UsageRecords, not {type(record).__name__}.")
+            rows.append(row_from_record(record, store_text=self._store_text))
+        return rows
 
     def _current_writer(self) -> BatchWriter:
         with self._lock:
@@ -180,7 +201,11 @@ class Ledger:
         run_id: str | None = None,
         agent_id: str | None = None,
     ) -> list[UsageRecord]:
-        """Recorded attempts, oldest first, filtered by time (``since <= at < until``) and ids."""
+        """Recorded attempts, oldest first, filtered by time (``since <= at < until``) and ids.
+
+        Rows this process queued without waiting are committed first.
+        """
+        commit_pending(self._path)
         conn = connect_for_reading(self._path)
         if conn is None:
             return []

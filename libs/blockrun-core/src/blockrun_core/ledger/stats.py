@@ -19,6 +19,7 @@ from blockrun_core.errors import ConfigurationError
 from .schema import connect_for_reading, select_sql, where_clause
 from .sqlite import Ledger
 from .timespec import Since, to_timestamp
+from .writer import commit_pending
 
 __all__ = [
     "GROUPINGS",
@@ -145,6 +146,7 @@ def _row(key: str | None, values: tuple[Any, ...]) -> StatsRow:
 
 def _open(ledger: Ledger | str | os.PathLike[str]) -> sqlite3.Connection | None:
     path = ledger.path if isinstance(ledger, Ledger) else Path(ledger).expanduser()
+    commit_pending(path)  # read what this process queued, too
     return connect_for_reading(path)
 
 
