@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ._asyncio_net import use_asyncio_backend
 from .errors import UpstreamError
 
 __all__ = [
@@ -125,7 +126,12 @@ class CookielessClient(_Cookieless, httpx.Client):
 
 
 class AsyncCookielessClient(_Cookieless, httpx.AsyncClient):
-    """The ``httpx.AsyncClient`` our async client makes for itself: no cookie jar."""
+    """The ``httpx.AsyncClient`` our async client makes for itself: no cookie jar, and
+    direct connections through asyncio's own transports (see :mod:`._asyncio_net`)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        use_asyncio_backend(self._transport)
 
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
