@@ -174,13 +174,15 @@ def _committed(path: Path) -> list[int]:
     return sorted(int(call_id.rsplit("-", 1)[1]) for (call_id,) in rows)
 
 
-def _counting_commits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The number of rows in each commit the writer makes from now on."""
+def _counting_commits(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[int]:
+    """The number of rows in each commit to ``path`` from now on (another test's ledger
+    may still commit the rows it left for later)."""
     commits: list[int] = []
     commit = writer_module._commit
 
     def counting(conn: Any, target: Path, later: list[Any], waited: list[Any]) -> Any:
-        commits.append(len(later) + sum(len(rows) for rows, _ in waited))
+        if target == path:
+            commits.append(len(later) + sum(len(rows) for rows, _ in waited))
         return commit(conn, target, later, waited)
 
     monkeypatch.setattr(writer_module, "_commit", counting)
@@ -190,7 +192,7 @@ def _counting_commits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 async def test_1000_concurrent_arecords_commit_in_a_few_batches(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    commits = _counting_commits(monkeypatch)
+    commits = _counting_commits(monkeypatch, path)
     with Ledger(path) as ledger:
         await ledger.arecord(make_record(1000))  # the writer is running
         with _write_locked(path):
@@ -318,7 +320,7 @@ def test_rows_left_for_later_share_one_commit_within_the_delay(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(writer_module, "COMMIT_DELAY", 0.3)
-    commits = _counting_commits(monkeypatch)
+    commits = _counting_commits(monkeypatch, path)
     ledger = Ledger(path)
     for i in range(100):
         ledger.record_many([make_record(i)], wait=False)
@@ -335,7 +337,7 @@ def test_rows_left_for_later_share_one_commit_within_the_delay(
 def test_a_waited_for_row_takes_the_rows_left_before_it_along(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    commits = _counting_commits(monkeypatch)
+    commits = _counting_commits(monkeypatch, path)
     with Ledger(path) as ledger:
         ledger.record_many([make_record(0)], wait=False)
         ledger.record_many([make_record(1)], wait=False)

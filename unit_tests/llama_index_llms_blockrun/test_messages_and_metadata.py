@@ -119,6 +119,19 @@ def test_a_reassigned_model_gets_its_own_metadata(make_llm: MakeLLM) -> None:
     assert llm.metadata.model_name == FREE
 
 
+def test_the_payload_in_every_calls_events_follows_the_settings(make_llm: MakeLLM) -> None:
+    llm = make_llm("gpt-4o-mini", max_tokens=300)
+    first = llm.to_payload()
+    assert first == {"class_name": llm.class_name(), **llm.metadata.model_dump()}
+    first["num_output"] = 1  # a caller's copy: editing it changes nothing
+    assert llm.to_payload()["num_output"] == 300
+    llm.max_tokens, llm.context_window = 50, 2048
+    llm.is_function_calling_model = False
+    assert llm.to_payload() == {"class_name": llm.class_name(), **llm.metadata.model_dump()}
+    llm.model = FREE
+    assert llm.to_payload()["model_name"] == FREE
+
+
 def test_unknown_model_is_refused_with_close_matches() -> None:
     with pytest.raises(ConfigurationError, match="gpt-4o-mini") as info:
         BlockRunLLM("openai/gpt-4o-minii")

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import AllModelsFailedError, AttemptFailure
+from .ledger.records import UsageRecord, describe_error
 
 if TYPE_CHECKING:
     from .budget import Budget
     from .exchange import Exchange
-    from .ledger import UsageRecord
     from .router.types import RoutingDecision
     from .wire import Usage
 
@@ -53,8 +53,6 @@ class CallRecord:
         ``failures`` are the chain walk's reasons for passing over models, ``error`` what
         ended a failed call.
         """
-        from .ledger import UsageRecord, describe_error
-
         if isinstance(error, AllModelsFailedError):
             failures = error.attempts
         walk_errors = _walk_errors(failures, error, self.exchanges, served)

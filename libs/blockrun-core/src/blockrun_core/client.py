@@ -441,10 +441,10 @@ class _ClientBase:
         wait = any(row.paid_usd or row.status in _MONEY_STATUSES for row in rows)
         try:
             # one transaction: a call's attempts land together
-            yield Invoke(
-                lambda: ledger.record_many(rows, wait=wait),
-                lambda: ledger.arecord_many(rows, wait=wait),
-            )
+            if wait:
+                yield Invoke(lambda: ledger.record_many(rows), lambda: ledger.arecord_many(rows))
+            else:  # queuing never blocks: no need to leave the flow for it
+                ledger.record_many(rows, wait=False)
         except Exception:
             logger.warning("could not write the usage ledger", exc_info=True)
 

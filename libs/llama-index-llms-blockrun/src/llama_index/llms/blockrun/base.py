@@ -137,6 +137,7 @@ class BlockRunLLM(FunctionCallingLLM):
     _api_key: SecretStr | None = PrivateAttr(default=None)
     _address: str | None = PrivateAttr(default=None)
     _traits: tuple[str, ModelTraits] | None = PrivateAttr(default=None)
+    _payload: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
     _client: BlockRunClient | None = PrivateAttr(default=None)
     _aclient: AsyncBlockRunClient | None = PrivateAttr(default=None)
     _aclient_loop: asyncio.AbstractEventLoop | None = PrivateAttr(default=None)
@@ -239,6 +240,17 @@ class BlockRunLLM(FunctionCallingLLM):
             model_name=traits.model_name,
             system_role=MessageRole.SYSTEM,
         )
+
+    def to_payload(self) -> dict[str, Any]:
+        """What LlamaIndex reports of this LLM in every call's events: no secrets.
+
+        Built once per model and settings rather than per call.
+        """
+        key = (self.model, self.context_window, self.max_tokens, self.is_function_calling_model)
+        cached = self._payload
+        if cached is None or cached[0] != key:
+            cached = self._payload = (key, super().to_payload())
+        return dict(cached[1])
 
     # --- clients -------------------------------------------------------------------------
 
