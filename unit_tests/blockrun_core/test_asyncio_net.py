@@ -19,6 +19,7 @@ import httpx
 import pytest
 import trustme
 from blockrun_core import AsyncBlockRunClient
+from blockrun_core import _asyncio_net as net
 from blockrun_core._asyncio_net import AsyncioBackend, use_asyncio_backend
 from blockrun_core.testing import LocalGateway
 from blockrun_core.transport import AsyncCookielessClient
@@ -121,6 +122,33 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
         await asyncio.sleep(0.05)  # the close reaches the idle connection
         assert (await http.post(server.url, content=b"two")).content == b"two"
     assert server.connections == 2
+
+
+async def test_idle_connections_are_polled_once_per_loop_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    polls: list[object] = []
+    poll = net._readable
+
+    def counting(transport: asyncio.Transport) -> bool:
+        polls.append(transport)
+        return poll(transport)
+
+    monkeypatch.setattr(net, "_readable", counting)
+    async with serve(echo) as server, client() as http:
+        await http.post(server.url, content=b"x")
+        stream = await _idle_stream(http)
+        assert [stream.get_extra_info("is_readable") for _ in range(50)] == [False] * 50
+        assert len(polls) == 1  # httpcore asks this of every idle connection, many times a turn
+        await asyncio.sleep(0)
+        assert stream.get_extra_info("is_readable") is False
+        assert len(polls) == 2  # a new turn: the socket is polled again
+
+
+async def _idle_stream(http: httpx.AsyncClient) -> Any:
+    pool = http._transport._pool  # type: ignore[attr-defined]
+    [connection] = pool.connections
+    return connection._connection._network_stream
 
 
 async def test_a_refused_connection_is_a_connect_error() -> None:

@@ -82,6 +82,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         self._transport = transport
         self._protocol = protocol
+        self._quiet = False  # found unreadable, and the loop has not polled since
+
+    def _forget_quiet(self) -> None:
+        self._quiet = False
 
     async def _wait(self, timeout: float | None, error: type[Exception]) -> None:
         loop = asyncio.get_running_loop()
@@ -163,10 +167,30 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return self._transport.get_extra_info("peername")
         if info == "socket":
             return self._transport.get_extra_info("socket")
-        if info == "is_readable":  # asked of idle connections: anything now means "closed"
-            protocol = self._protocol
-            return bool(protocol.eof or protocol.buffer or _readable(self._transport))
+        if info == "is_readable":
+            return self._is_readable()
         return None
+
+    def _is_readable(self) -> bool:
+        """Whether an idle connection has anything to read: then the server has closed it.
+
+        httpcore's pool asks this of every idle connection each time it assigns a request,
+        many times per loop turn under load. Anything the loop has read is in the protocol
+        already; the socket is polled once per turn for what arrived since.
+        """
+        protocol = self._protocol
+        if protocol.eof or protocol.buffer:
+            return True
+        if self._quiet:
+            return False
+        if _readable(self._transport):
+            return True
+        try:
+            asyncio.get_running_loop().call_soon(self._forget_quiet)
+        except RuntimeError:  # asked outside the loop: nothing to remember it by
+            return False
+        self._quiet = True
+        return False
 
 
 def _readable(transport: asyncio.Transport) -> bool:
