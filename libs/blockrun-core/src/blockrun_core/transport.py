@@ -13,7 +13,7 @@ import contextlib
 import functools
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -244,28 +244,40 @@ class CallGate:
             gate = self._gates[loop] = asyncio.Semaphore(self.size)
         return gate
 
-    @contextlib.asynccontextmanager
-    async def slot(self, timeout: float | None) -> AsyncIterator[None]:
-        """Hold a place for one call; waiting longer than ``timeout`` (the pool timeout)
-        is an ``UpstreamError`` with nothing sent, as a full connection pool would be.
+    def slot(self, timeout: float | None) -> _Slot:
+        """A place for one call (``async with gate.slot(timeout):``); waiting longer than
+        ``timeout`` (the pool timeout) is an ``UpstreamError`` with nothing sent, as a full
+        connection pool would be.
 
         The timeout matters for streams: their consumers run code while holding a place,
         and a call nested in one could otherwise wait for a place forever.
         """
-        gate = self()
-        if gate.locked():
-            try:
-                await asyncio.wait_for(gate.acquire(), timeout)
-            except asyncio.TimeoutError:
-                raise UpstreamError(
-                    f"No connection came free within {timeout:g} s: {self.size} calls of this "
-                    "client are in flight. Nothing was sent.",
-                    status_code=None,
-                    code="TIMEOUT",
-                ) from None
-        else:
-            await gate.acquire()
+        return _Slot(self(), self.size, timeout)
+
+
+class _Slot:
+    """Holds one place at a :class:`CallGate` for the ``async with`` block (a class, not
+    a generator-based context manager: it is entered on every call)."""
+
+    __slots__ = ("_gate", "_size", "_timeout")
+
+    def __init__(self, gate: asyncio.Semaphore, size: int, timeout: float | None) -> None:
+        self._gate, self._size, self._timeout = gate, size, timeout
+
+    async def __aenter__(self) -> None:
+        gate = self._gate
+        if not gate.locked():
+            await gate.acquire()  # free: returns without yielding
+            return
         try:
-            yield
-        finally:
-            gate.release()
+            await asyncio.wait_for(gate.acquire(), self._timeout)
+        except asyncio.TimeoutError:
+            raise UpstreamError(
+                f"No connection came free within {self._timeout:g} s: {self._size} calls of "
+                "this client are in flight. Nothing was sent.",
+                status_code=None,
+                code="TIMEOUT",
+            ) from None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._gate.release()

@@ -15,8 +15,7 @@ Subscribe with a ``BaseEventHandler`` on the root dispatcher to total spend::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from blockrun_core import PaymentInDoubtError
@@ -81,15 +80,26 @@ def _listened_to() -> bool:
     return False
 
 
-@contextmanager
-def reporting_in_doubt(requested_model: str) -> Iterator[None]:
-    """Report a payment in doubt as a :class:`BlockRunCallEvent`, then let it propagate."""
-    try:
-        yield
-    except PaymentInDoubtError as exc:
-        dispatcher.event(
-            BlockRunCallEvent(
-                model=exc.model, requested_model=requested_model, in_doubt_usd=exc.amount_usd
+class reporting_in_doubt:  # noqa: N801  (used as a function: ``with reporting_in_doubt(m):``)
+    """Report a payment in doubt as a :class:`BlockRunCallEvent`, then let it propagate.
+
+    A class rather than a generator-based context manager: it wraps every call.
+    """
+
+    __slots__ = ("_requested_model",)
+
+    def __init__(self, requested_model: str) -> None:
+        self._requested_model = requested_model
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, PaymentInDoubtError):
+            dispatcher.event(
+                BlockRunCallEvent(
+                    model=exc.model,
+                    requested_model=self._requested_model,
+                    in_doubt_usd=exc.amount_usd,
+                )
             )
-        )
-        raise
