@@ -1,8 +1,9 @@
 """An httpcore network backend on asyncio's own transports, for our async clients.
 
-httpcore reaches asyncio through anyio, which costs a call about 10 event-loop turns and a
-cancel scope per read and write. This backend reads from a protocol's buffer and arms a
-timer only when it has to wait, so a small response costs fewer turns. The errors are
+httpcore reaches asyncio through anyio, which wraps every read and write in a cancel scope
+with a timer of its own, and pauses and resumes the socket around each read. This backend
+reads from a protocol's buffer and arms a timer only when it has to wait (a small call
+measured a fifth less CPU; see benchmarks/README.md). The errors are
 httpcore's, raised exactly where the anyio backend raises them: a failed connect is a
 ``ConnectError`` / ``ConnectTimeout`` (nothing was sent), anything later a read or write
 error, which keeps payments' "was it sent?" reasoning unchanged.

@@ -3,10 +3,10 @@
 Callers either wait for their rows (they go on a queue, and the thread commits everything
 pending, then resolves each future) or leave them to be committed later: such rows wake
 the thread once per batch, and are committed within ``COMMIT_DELAY`` seconds, with the
-next waited-for batch, on a flush, or before the interpreter exits.
-Under load the batches grow, so 1,000 concurrent writers cost a handful of commits, not
-1,000. A row is durable when its future resolves; a killed process leaves whole batches
-or nothing of them.
+next waited-for batch, on a flush, or before the interpreter exits. Under load the
+batches grow, so 1,000 concurrent writers cost a handful of commits, not 1,000. A row is
+durable when its future resolves; a killed process leaves whole batches or nothing of
+them, and loses the rows left for later that were not yet committed.
 """
 
 from __future__ import annotations
