@@ -15,11 +15,9 @@ import argparse
 import asyncio
 import datetime as dt
 import importlib.metadata
-import math
 import os
 import platform
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from suite_table import from_rows, render_rows
 
 # Hardhat's first test account: public, never funded on a real network.
 HARDHAT_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -63,12 +63,6 @@ class Row:
     peer: list[float]
     target: str = "-"
     met: Callable[[float, float], bool] | None = None  # (ours median, peer median) -> met?
-
-
-def p95(values: list[float]) -> float:
-    """Nearest-rank 95th percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def paired(
@@ -440,12 +434,6 @@ def bench_cold_process(n: int, gw: Any, env: dict[str, str]) -> list[Row]:
 # --------------------------------------------------------------------------- report
 
 
-def _fmt(value: float, unit: str) -> str:
-    if unit == "trips":
-        return f"{value:g}"
-    return f"{value:.3f} {unit}"
-
-
 def _machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -478,19 +466,8 @@ def render(rows: list[Row], counts: Counts, today: str) -> str:
         f"- Samples: signing {counts.signing}, imports {counts.imports}, "
         f"calls {counts.calls}, cold processes {counts.cold}; systems alternated",
         "",
-        "| measurement | ours median | ours p95 | blockrun-llm median | blockrun-llm p95 "
-        "| ours / peer | target | met |",
-        "|---|---:|---:|---:|---:|---:|---|:---:|",
+        render_rows(from_rows("foundation", "blockrun-llm", rows)),
     ]
-    for row in rows:
-        om, pm = statistics.median(row.ours), statistics.median(row.peer)
-        ratio = f"{om / pm:.2f}" if pm else "-"
-        met = "-" if row.met is None else ("yes" if row.met(om, pm) else "**no**")
-        lines.append(
-            f"| {row.name} | {_fmt(om, row.unit)} | {_fmt(p95(row.ours), row.unit)} "
-            f"| {_fmt(pm, row.unit)} | {_fmt(p95(row.peer), row.unit)} | {ratio} "
-            f"| {row.target} | {met} |"
-        )
     return "\n".join(lines) + "\n"
 
 

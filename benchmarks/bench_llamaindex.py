@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -30,12 +29,11 @@ from bench_foundation import (
     Row,
     _bench_environment,
     environment,
-    p95,
     paired,
     publish,
 )
 from gateway_process import gateway_process
-from suite_table import SuiteRow
+from suite_table import SuiteRow, from_rows, render_rows
 
 PEER_VERSION = "0.1.0"
 PEER_REQUIREMENTS = (
@@ -251,28 +249,8 @@ def _no_slower(ours: float, peer: float) -> bool:
     return ours <= peer
 
 
-def _fmt(value: float, unit: str) -> str:
-    return f"{value:g}" if unit == "trips" else f"{value:.3f} {unit}"
-
-
 def table(title: str, peer: str, rows: list[Row]) -> list[str]:
-    lines = [
-        f"## {title}",
-        "",
-        f"| measurement | ours median | ours p95 | {peer} median | {peer} p95 "
-        "| ours / peer | target | met |",
-        "|---|---:|---:|---:|---:|---:|---|:---:|",
-    ]
-    for row in rows:
-        om, pm = statistics.median(row.ours), statistics.median(row.peer)
-        ratio = f"{om / pm:.2f}" if pm else "-"
-        met = "-" if row.met is None else ("yes" if row.met(om, pm) else "**no**")
-        lines.append(
-            f"| {row.name} | {_fmt(om, row.unit)} | {_fmt(p95(row.ours), row.unit)} "
-            f"| {_fmt(pm, row.unit)} | {_fmt(p95(row.peer), row.unit)} | {ratio} "
-            f"| {row.target} | {met} |"
-        )
-    return [*lines, ""]
+    return [f"## {title}", "", render_rows(from_rows(title, peer, rows)), ""]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_foundation import environment, p95, paired, publish
-from suite_table import SuiteRow
+from bench_foundation import environment, paired, publish
+from suite_table import SuiteRow, p95
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_SET = ROOT / "evaluation" / "router_prompts.jsonl"
