@@ -119,13 +119,15 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         """Hand ``buffer`` to the transport; wait only while its buffer is full."""
         if not buffer:
             return
-        if self._transport.is_closing():
-            raise httpcore.WriteError(str(self._protocol.error or "the connection is closed"))
+        self._check_open()
         self._transport.write(buffer)
         if not self._protocol.writable:
             await self._wait(timeout, httpcore.WriteTimeout)
-            if self._transport.is_closing():
-                raise httpcore.WriteError(str(self._protocol.error or "the connection closed"))
+            self._check_open()
+
+    def _check_open(self) -> None:
+        if self._transport.is_closing():
+            raise httpcore.WriteError(str(self._protocol.error or "the connection is closed"))
 
     async def aclose(self) -> None:
         """Close the connection without waiting for the peer."""

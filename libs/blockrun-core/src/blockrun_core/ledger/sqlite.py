@@ -135,10 +135,7 @@ class Ledger:
 
     def flush(self) -> None:
         """Commit the rows queued without waiting; returns once they are on disk."""
-        with self._lock:
-            writer = self._writer
-        if writer is not None and writer.pid == os.getpid():
-            writer.flush()
+        commit_pending(self._path)
 
     def _submit(self, records: Iterable[UsageRecord]) -> Future[None]:
         rows = self._rows(records)
